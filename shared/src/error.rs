@@ -1,0 +1,72 @@
+//! The errors a request can end in, each carrying the answer API Gateway gives for it.
+//!
+//! Where REST and HTTP APIs differ, Tollgate answers as a REST API does (the README lists each choice).
+//! Bodies never carry internal detail: that goes to the access log, the client gets API Gateway's words.
+
+use http::StatusCode;
+
+/// Why a request did not reach a normal integration response.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No route matched (HTTP API's answer; REST would say 403 Missing Authentication Token).
+    #[error("no route matches the request")]
+    NotFound,
+    /// The request itself is malformed: bad percent-encoding, bad base64 body, bad header.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Body over 10 MB, headers over 10 240 bytes, or a Lambda payload over 6 MB.
+    #[error("request too large: {0}")]
+    RequestTooLarge(String),
+    /// The integration did not answer within its timeout.
+    #[error("integration timed out after {0} ms")]
+    IntegrationTimeout(u64),
+    /// The integration answered, but with a function error or a reply API Gateway cannot map.
+    #[error("integration failed: {0}")]
+    IntegrationFailure(String),
+    /// The integration could not be reached at all (connection refused, DNS, TLS).
+    #[error("integration unreachable: {0}")]
+    IntegrationUnreachable(String),
+    /// A fault of Tollgate's own or of its configuration found only at request time.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The HTTP status API Gateway answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::IntegrationTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `message` of the JSON body, in API Gateway's words.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "Not Found",
+            Self::BadRequest(_) => "Bad Request",
+            Self::RequestTooLarge(_) => "Request Too Long",
+            Self::IntegrationTimeout(_) => "Endpoint request timed out",
+            Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) | Self::Internal(_) => {
+                "Internal server error"
+            }
+        }
+    }
+
+    /// The `x-amzn-ErrorType` header value.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::NotFound => "NotFoundException",
+            Self::BadRequest(_) => "BadRequestException",
+            Self::RequestTooLarge(_) => "RequestEntityTooLargeException",
+            Self::IntegrationTimeout(_) => "IntegrationTimeoutException",
+            Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) | Self::Internal(_) => {
+                "InternalServerErrorException"
+            }
+        }
+    }
+}

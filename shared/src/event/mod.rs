@@ -1,0 +1,244 @@
+//! The Lambda edge: the events the router accepts and the responses it returns, in the caller's format.
+//!
+//! REST proxy events (payload 1.0) and HTTP API / Function URL events (payload 2.0) are told apart by their
+//! `version` field, read once from the raw JSON before the typed parse. Decoding never panics: what cannot be
+//! made sense of (a bad base64 body, a path with broken percent-encoding) is kept as `malformed` on the
+//! request, and the pipeline's admit stage answers it with a 400 in API Gateway's shape.
+
+pub mod body;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+};
+use aws_lambda_events::encodings::Body;
+use http::{HeaderMap, HeaderValue, header};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use crate::request::{GatewayRequest, GatewayResponse, Origin};
+
+/// An event the router accepts.
+#[derive(Debug)]
+pub enum GatewayEvent {
+    Rest(Box<ApiGatewayProxyRequest>),
+    Http(Box<ApiGatewayV2httpRequest>),
+}
+
+/// A response in the format of the event it answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum GatewayEventResponse {
+    Rest(Box<ApiGatewayProxyResponse>),
+    Http(Box<ApiGatewayV2httpResponse>),
+}
+
+impl<'de> Deserialize<'de> for GatewayEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Probe<'a> {
+            #[serde(borrow, default)]
+            version: Option<&'a str>,
+        }
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let probe: Probe<'_> = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        let event = if probe.version == Some("2.0") {
+            Self::Http(Box::new(serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?))
+        } else {
+            Self::Rest(Box::new(serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?))
+        };
+        Ok(event)
+    }
+}
+
+impl GatewayEvent {
+    pub fn origin(&self) -> Origin {
+        match self {
+            Self::Rest(_) => Origin::Rest,
+            Self::Http(_) => Origin::Http,
+        }
+    }
+
+    /// The gateway's view of the request this event carries.
+    pub fn into_request(self) -> GatewayRequest {
+        match self {
+            Self::Rest(ev) => from_rest(*ev),
+            Self::Http(ev) => from_http(*ev),
+        }
+    }
+}
+
+fn from_http(ev: ApiGatewayV2httpRequest) -> GatewayRequest {
+    let ctx = ev.request_context;
+    let mut malformed = None;
+    let path = ev.raw_path.or(ctx.http.path).unwrap_or_else(|| "/".to_owned());
+    let raw_path = strip_stage(path, ctx.stage.as_deref());
+    let mut headers = ev.headers;
+    // Function URLs and HTTP APIs lift cookies out of the headers; the gateway puts them back for integrations.
+    if let Some(cookies) = ev.cookies.filter(|c| !c.is_empty()) {
+        match HeaderValue::try_from(cookies.join("; ")) {
+            Ok(v) => {
+                headers.insert(header::COOKIE, v);
+            }
+            Err(_) => malformed = Some("cookies are not valid header text".to_owned()),
+        }
+    }
+    let body = decode_body(ev.body.as_deref(), ev.is_base64_encoded, &mut malformed);
+    GatewayRequest {
+        origin: Origin::Http,
+        method: ctx.http.method,
+        raw_path,
+        raw_query: ev.raw_query_string.unwrap_or_default(),
+        headers,
+        body,
+        source_ip: ctx.http.source_ip.unwrap_or_default(),
+        user_agent: ctx.http.user_agent,
+        request_id: ctx.request_id.unwrap_or_else(new_request_id),
+        time_epoch_ms: if ctx.time_epoch > 0 { ctx.time_epoch } else { now_ms() },
+        domain_name: ctx.domain_name,
+        protocol: ctx.http.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
+        malformed,
+    }
+}
+
+fn from_rest(ev: ApiGatewayProxyRequest) -> GatewayRequest {
+    let ctx = ev.request_context;
+    let mut malformed = None;
+    // multiValueHeaders holds every value; single-value headers fill in names it lacks.
+    let mut headers = ev.multi_value_headers;
+    for (name, value) in &ev.headers {
+        if !headers.contains_key(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+    let query = if ev.multi_value_query_string_parameters.is_empty() {
+        ev.query_string_parameters
+    } else {
+        ev.multi_value_query_string_parameters
+    };
+    let raw_query = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_query_part(k), encode_query_part(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let body = decode_body(ev.body.as_deref(), ev.is_base64_encoded, &mut malformed);
+    GatewayRequest {
+        origin: Origin::Rest,
+        method: ev.http_method,
+        raw_path: ev.path.unwrap_or_else(|| "/".to_owned()),
+        raw_query,
+        headers,
+        body,
+        source_ip: ctx.identity.source_ip.unwrap_or_default(),
+        user_agent: ctx.identity.user_agent,
+        request_id: ctx.request_id.unwrap_or_else(new_request_id),
+        time_epoch_ms: if ctx.request_time_epoch > 0 { ctx.request_time_epoch } else { now_ms() },
+        domain_name: ctx.domain_name,
+        protocol: ctx.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
+        malformed,
+    }
+}
+
+fn decode_body(body: Option<&str>, is_base64: bool, malformed: &mut Option<String>) -> bytes::Bytes {
+    match body.map(|b| body::decode(b, is_base64)) {
+        None => bytes::Bytes::new(),
+        Some(Ok(bytes)) => bytes,
+        Some(Err(_)) => {
+            *malformed = Some("isBase64Encoded is true but the body is not valid base64".to_owned());
+            bytes::Bytes::new()
+        }
+    }
+}
+
+/// HTTP APIs put a named stage in front of the path (`/prod/pets`); routes are written without it.
+fn strip_stage(path: String, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) if stage != "$default" => {
+            let rest = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage));
+            match rest {
+                Some("") => "/".to_owned(),
+                Some(r) if r.starts_with('/') => r.to_owned(),
+                _ => path,
+            }
+        }
+        _ => path,
+    }
+}
+
+fn encode_query_part(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+pub(crate) fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Renders a response for the format of the event it answers.
+pub fn render(origin: Origin, response: GatewayResponse) -> GatewayEventResponse {
+    let GatewayResponse { status, mut headers, body } = response;
+    let body = if body.is_empty() {
+        (None, false)
+    } else {
+        let (text, b64) = body::encode(&headers, &body);
+        (Some(Body::Text(text)), b64)
+    };
+    match origin {
+        Origin::Http => {
+            let cookies = headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect();
+            headers.remove(header::SET_COOKIE);
+            let mut out = ApiGatewayV2httpResponse::default();
+            out.status_code = i64::from(status.as_u16());
+            out.headers = join_repeated(&headers);
+            out.cookies = cookies;
+            out.body = body.0;
+            out.is_base64_encoded = body.1;
+            GatewayEventResponse::Http(Box::new(out))
+        }
+        Origin::Rest => {
+            let mut out = ApiGatewayProxyResponse::default();
+            out.status_code = i64::from(status.as_u16());
+            out.multi_value_headers = headers;
+            out.body = body.0;
+            out.is_base64_encoded = body.1;
+            GatewayEventResponse::Rest(Box::new(out))
+        }
+    }
+}
+
+/// Payload 2.0 headers are single strings: repeated values are joined with ", ".
+fn join_repeated(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.keys_len());
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else { continue };
+        let mut joined = first.as_bytes().to_vec();
+        for v in values {
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(v.as_bytes());
+        }
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+            out.insert(name.clone(), v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_prefix_is_stripped_only_when_present() {
+        assert_eq!(strip_stage("/prod/pets/1".into(), Some("prod")), "/pets/1");
+        assert_eq!(strip_stage("/prod".into(), Some("prod")), "/");
+        assert_eq!(strip_stage("/production/x".into(), Some("prod")), "/production/x");
+        assert_eq!(strip_stage("/pets".into(), Some("$default")), "/pets");
+    }
+}

@@ -1,0 +1,168 @@
+//! HTTP proxy integration: forwards the request to a URL template and relays the answer.
+//!
+//! Connections are pooled in one client per process, so warm invocations reuse them. Hop-by-hop headers are
+//! not forwarded; `X-Forwarded-For`, `-Proto` and `-Port` are added, as API Gateway does for proxies.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::{
+    config::Piece,
+    error::GatewayError,
+    pipeline::Matched,
+    request::{GatewayRequest, GatewayResponse},
+};
+
+/// API Gateway's response payload limit.
+pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Characters escaped in a path segment (RFC 3986 `pchar` complement).
+const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'<').add(b'>').add(b'?')
+    .add(b'`').add(b'{').add(b'}').add(b'|').add(b'\\').add(b'^').add(b'[').add(b']');
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction.
+const HOP_BY_HOP: [&str; 8] =
+    ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// A pooled HTTP/1.1 client for http:// and https:// backends. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl HttpClient {
+    pub fn new() -> Result<Self, std::io::Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
+            Ok(b) => b,
+            // No system certificates: http:// backends still work, https:// ones fail at handshake.
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(std::io::Error::other)?
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            ),
+        };
+        let connector = builder.https_or_http().enable_http1().build();
+        let inner = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(55)).build(connector);
+        Ok(Self { inner })
+    }
+}
+
+pub struct HttpIntegration {
+    client: HttpClient,
+    url: Vec<Piece>,
+    method: Option<Method>,
+    timeout: Duration,
+}
+
+impl HttpIntegration {
+    pub fn new(client: HttpClient, url: Vec<Piece>, method: Option<Method>, timeout: Duration) -> Self {
+        Self { client, url, method, timeout }
+    }
+
+    pub async fn call(&self, request: &GatewayRequest, matched: &Matched) -> Result<GatewayResponse, GatewayError> {
+        let outgoing = self.build(request, matched)?;
+        let exchange = async {
+            let response = self.client.inner.request(outgoing).await.map_err(|e| {
+                let detail = error_chain(&e);
+                if e.is_connect() { GatewayError::IntegrationUnreachable(detail) } else { GatewayError::IntegrationFailure(detail) }
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| GatewayError::IntegrationFailure(format!("reading the backend's body: {e}")))?
+                .to_bytes();
+            Ok::<_, GatewayError>((parts, body))
+        };
+        let (parts, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| GatewayError::IntegrationTimeout(self.timeout.as_millis() as u64))??;
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        headers.remove(header::CONTENT_LENGTH);
+        Ok(GatewayResponse::new(parts.status, headers, body))
+    }
+
+    fn build(&self, request: &GatewayRequest, matched: &Matched) -> Result<Request<Full<Bytes>>, GatewayError> {
+        let mut url = String::new();
+        for piece in &self.url {
+            match piece {
+                Piece::Text(text) => url.push_str(text),
+                Piece::Param(name) => {
+                    let value = matched.params.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+                    // A greedy value keeps its slashes; each segment is escaped on its own.
+                    let encoded: Vec<String> = value.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
+                    url.push_str(&encoded.join("/"));
+                }
+            }
+        }
+        if !request.raw_query.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&request.raw_query);
+        }
+        let mut builder = Request::builder().method(self.method.clone().unwrap_or_else(|| request.method.clone())).uri(&url);
+        let headers = builder.headers_mut().ok_or_else(|| GatewayError::Internal(format!("bad backend URL {url:?}")))?;
+        for (name, value) in &request.headers {
+            if name != header::HOST && name != header::CONTENT_LENGTH {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        strip_hop_by_hop(headers);
+        let forwarded_for = match request.header("x-forwarded-for") {
+            Some(xff) if xff.rsplit(',').next().map(str::trim) == Some(request.source_ip.as_str()) => xff.to_owned(),
+            Some(xff) => format!("{xff}, {}", request.source_ip),
+            None => request.source_ip.clone(),
+        };
+        set(headers, "x-forwarded-for", &forwarded_for);
+        let proto = request.header("x-forwarded-proto").unwrap_or("https").to_owned();
+        let port = request.header("x-forwarded-port").unwrap_or(if proto == "http" { "80" } else { "443" }).to_owned();
+        set(headers, "x-forwarded-proto", &proto);
+        set(headers, "x-forwarded-port", &port);
+        builder
+            .body(Full::new(request.body.clone()))
+            .map_err(|e| GatewayError::Internal(format!("cannot build the backend request for {url:?}: {e}")))
+    }
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::try_from(value) {
+        headers.insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// Removes hop-by-hop headers, including any the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for name in HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)) {
+        headers.remove(name);
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}

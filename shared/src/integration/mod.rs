@@ -1,0 +1,93 @@
+//! Integrations: where a matched request goes. Each kind lives in its own file; this one picks between them
+//! and holds the clients they share, which are built once per process (cold start), never per request.
+
+pub mod http;
+pub mod lambda;
+pub mod lambda_event;
+pub mod lambda_reply;
+pub mod mock;
+
+use std::sync::Arc;
+
+use crate::{
+    config::{Definition, IntegrationSpec},
+    error::GatewayError,
+    pipeline::{IntegrationContext, Matched},
+    request::{GatewayRequest, GatewayResponse},
+};
+
+pub use self::http::HttpClient;
+pub use lambda::{InvokeError, InvokeFuture, InvokeOutput, Invoker, SdkInvoker};
+
+/// The clients integrations call through. Only those a definition needs are built.
+#[derive(Clone, Default)]
+pub struct Backends {
+    pub lambda: Option<Arc<dyn Invoker>>,
+    pub http: Option<HttpClient>,
+}
+
+/// A definition uses an integration kind whose client was not provided.
+#[derive(Debug, thiserror::Error)]
+#[error("route {route:?} needs a {kind} client and none was configured")]
+pub struct MissingBackend {
+    pub route: String,
+    pub kind: &'static str,
+}
+
+impl Backends {
+    /// Builds the clients `definition` needs: the AWS SDK's Lambda client, the HTTP client.
+    pub async fn for_definition(definition: &Definition) -> Result<Self, std::io::Error> {
+        let needs = |f: fn(&IntegrationSpec) -> bool| definition.routes.iter().any(|r| f(&r.integration));
+        let lambda = if needs(|i| matches!(i, IntegrationSpec::Lambda { .. })) {
+            Some(Arc::new(SdkInvoker::from_env().await) as Arc<dyn Invoker>)
+        } else {
+            None
+        };
+        let http = if needs(|i| matches!(i, IntegrationSpec::Http { .. })) { Some(HttpClient::new()?) } else { None };
+        Ok(Self { lambda, http })
+    }
+}
+
+/// One route's integration, ready to call.
+pub enum Integration {
+    Lambda(lambda::LambdaIntegration),
+    Http(self::http::HttpIntegration),
+    Mock(mock::MockIntegration),
+}
+
+impl Integration {
+    pub fn new(spec: &IntegrationSpec, backends: &Backends) -> Result<Self, MissingBackend> {
+        let missing = |kind| MissingBackend { route: String::new(), kind };
+        Ok(match spec {
+            IntegrationSpec::Lambda { function, payload, timeout } => Self::Lambda(lambda::LambdaIntegration::new(
+                backends.lambda.clone().ok_or_else(|| missing("Lambda"))?,
+                function.clone(),
+                *payload,
+                *timeout,
+            )),
+            IntegrationSpec::Http { url, method, timeout } => Self::Http(self::http::HttpIntegration::new(
+                backends.http.clone().ok_or_else(|| missing("HTTP"))?,
+                url.clone(),
+                method.clone(),
+                *timeout,
+            )),
+            IntegrationSpec::Mock { status, headers, body } => {
+                Self::Mock(mock::MockIntegration::new(*status, headers.clone(), body.clone()))
+            }
+        })
+    }
+
+    pub async fn call(
+        &self,
+        request: &GatewayRequest,
+        matched: &Matched,
+        route_key: &str,
+        context: &IntegrationContext,
+    ) -> Result<GatewayResponse, GatewayError> {
+        match self {
+            Self::Lambda(i) => i.call(request, matched, route_key, context).await,
+            Self::Http(i) => i.call(request, matched).await,
+            Self::Mock(i) => Ok(i.call()),
+        }
+    }
+}
