@@ -1,1 +1,47 @@
-fn main(){}
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tollgate::serve::{ServeOptions, Server};
+
+/// Tollgate: an API gateway that runs on AWS Lambda, and whole on one machine.
+#[derive(Parser)]
+#[command(name = "tollgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a gateway definition on 127.0.0.1, through the router Lambda's own handler.
+    Serve {
+        /// The gateway definition (gateway.yaml).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Port to listen on; 0 picks a free one.
+        #[arg(long, short, default_value_t = 3000)]
+        port: u16,
+        /// Stage to serve; needed when the definition has several.
+        #[arg(long, env = "TOLLGATE_STAGE")]
+        stage: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, port, stage } => {
+            let server = Server::start(&ServeOptions { config, port, stage }).await?;
+            // The one line a person (or a script) waits for before sending requests.
+            println!("tollgate serving on http://{}", server.addr);
+            server.run_until_ctrl_c().await
+        }
+    }
+}

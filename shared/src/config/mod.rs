@@ -46,6 +46,28 @@ pub struct GatewayFile {
     pub stages: BTreeMap<String, StageFile>,
     /// Route key to route.
     pub routes: BTreeMap<String, RouteFile>,
+    /// Used by `tollgate serve` only; the router Lambda ignores it.
+    #[serde(default)]
+    pub local: LocalFile,
+}
+
+/// How `tollgate serve` runs Lambda functions on this machine.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalFile {
+    /// Function name to the command that runs it under a local Lambda Runtime API.
+    #[serde(default)]
+    pub functions: BTreeMap<String, LocalFunctionFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalFunctionFile {
+    /// Program and arguments, run from the definition file's folder.
+    pub command: Vec<String>,
+    /// Extra environment for the function.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 fn default_name() -> String {
@@ -141,6 +163,8 @@ pub struct Definition {
     pub stage: String,
     pub stage_variables: BTreeMap<String, String>,
     pub routes: Vec<RouteSpec>,
+    /// Local function commands for `tollgate serve`.
+    pub local: LocalFile,
 }
 
 impl Definition {
@@ -180,7 +204,12 @@ impl Definition {
                 })?;
             }
         }
-        Ok(Self { api_name: file.name, stage, stage_variables: variables, routes })
+        for (name, function) in &file.local.functions {
+            if function.command.first().is_none_or(String::is_empty) {
+                return Err(ConfigError::Parse(format!("local function {name:?}: command must name a program")));
+            }
+        }
+        Ok(Self { api_name: file.name, stage, stage_variables: variables, routes, local: file.local })
     }
 }
 

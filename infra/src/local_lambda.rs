@@ -1,0 +1,276 @@
+//! Runs Lambda functions on this machine: each function is a child process polling a Lambda Runtime API that
+//! `tollgate serve` hosts on loopback, exactly as it would poll Lambda's. The same binary that is deployed
+//! runs here, through the same `lambda_runtime` loop.
+//!
+//! Served endpoints (Lambda Runtime API 2018-06-01): `GET /runtime/invocation/next`,
+//! `POST /runtime/invocation/{id}/response`, `POST /runtime/invocation/{id}/error`, `POST /runtime/init/error`.
+//! One invocation runs at a time per function, as in one execution environment; others wait their turn. A
+//! function process that exits is restarted, and the invocation it held fails as `Runtime.ExitError`.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path as UrlPath, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tollgate_core::integration::{InvokeError, InvokeFuture, InvokeOutput, Invoker};
+
+/// How long a function may take to first poll for work (a `cargo run` command compiles first).
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(600);
+
+struct Invocation {
+    payload: Vec<u8>,
+    reply: oneshot::Sender<InvokeOutput>,
+}
+
+/// Why a local function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalFunctionError {
+    #[error("function {name}: cannot listen for its Runtime API: {source}")]
+    Listen { name: String, source: std::io::Error },
+    #[error("function {name}: cannot start {program:?}: {source}")]
+    Spawn { name: String, program: String, source: std::io::Error },
+    #[error("function {name}: did not poll for an invocation within {0:?}", STARTUP_TIMEOUT)]
+    NotReady { name: String },
+    #[error("function {name}: exited before it was ready")]
+    Exited { name: String },
+}
+
+struct RuntimeState {
+    name: String,
+    queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<InvokeOutput>>>,
+    ready: watch::Sender<bool>,
+}
+
+/// One function running locally. Dropping it stops the process.
+pub struct LocalFunction {
+    queue: mpsc::Sender<Invocation>,
+    runtime_api: SocketAddr,
+    _tasks: Vec<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl LocalFunction {
+    /// Starts `command` (run from `dir`) under a new Runtime API and waits until it asks for work.
+    pub async fn start(
+        name: &str,
+        command: &[String],
+        env: &BTreeMap<String, String>,
+        dir: &Path,
+    ) -> Result<Self, LocalFunctionError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|source| LocalFunctionError::Listen { name: name.to_owned(), source })?;
+        let runtime_api = listener.local_addr().map_err(|source| LocalFunctionError::Listen { name: name.to_owned(), source })?;
+        let (tx, rx) = mpsc::channel(1024);
+        let (ready, mut ready_rx) = watch::channel(false);
+        let state = Arc::new(RuntimeState {
+            name: name.to_owned(),
+            queue: tokio::sync::Mutex::new(rx),
+            pending: Mutex::new(HashMap::new()),
+            ready,
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(Arc::clone(&state));
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("local Runtime API stopped: {e}");
+            }
+        });
+
+        let mut process = spawn(name, command, env, dir, runtime_api)?;
+        // Wait for the first poll, or for the process to die trying.
+        tokio::select! {
+            r = tokio::time::timeout(STARTUP_TIMEOUT, ready_rx.wait_for(|r| *r)) => {
+                if !matches!(r, Ok(Ok(_))) {
+                    return Err(LocalFunctionError::NotReady { name: name.to_owned() });
+                }
+            }
+            _ = process.wait() => return Err(LocalFunctionError::Exited { name: name.to_owned() }),
+        }
+        let supervisor = {
+            let (name, command, env, dir) = (name.to_owned(), command.to_vec(), env.clone(), dir.to_owned());
+            tokio::spawn(async move {
+                loop {
+                    let status = process.wait().await;
+                    tracing::warn!(function = %name, ?status, "local function exited; restarting it");
+                    fail_pending(&state, "Runtime.ExitError", "the function process exited");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    match spawn(&name, &command, &env, &dir, runtime_api) {
+                        Ok(p) => process = p,
+                        Err(e) => {
+                            tracing::error!("{e}");
+                            return;
+                        }
+                    }
+                }
+            })
+        };
+        Ok(Self { queue: tx, runtime_api, _tasks: vec![AbortOnDrop(server), AbortOnDrop(supervisor)] })
+    }
+
+    /// Where this function's Runtime API listens (`AWS_LAMBDA_RUNTIME_API`).
+    pub fn runtime_api(&self) -> SocketAddr {
+        self.runtime_api
+    }
+
+    /// Queues one invocation and waits for its result.
+    pub async fn invoke(&self, payload: Vec<u8>) -> Result<InvokeOutput, InvokeError> {
+        let (reply, rx) = oneshot::channel();
+        self.queue
+            .send(Invocation { payload, reply })
+            .await
+            .map_err(|_| InvokeError::Unreachable("the local function has stopped".to_owned()))?;
+        rx.await.map_err(|_| InvokeError::Unreachable("the local function has stopped".to_owned()))
+    }
+}
+
+fn spawn(
+    name: &str,
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    dir: &Path,
+    runtime_api: SocketAddr,
+) -> Result<tokio::process::Child, LocalFunctionError> {
+    let Some((program, args)) = command.split_first() else {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command");
+        return Err(LocalFunctionError::Spawn { name: name.to_owned(), program: String::new(), source });
+    };
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "tollgate-serve")
+        .env("AWS_REGION", &region)
+        .env("AWS_DEFAULT_REGION", &region)
+        .envs(env)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| LocalFunctionError::Spawn { name: name.to_owned(), program: program.clone(), source })
+}
+
+fn fail_pending(state: &RuntimeState, kind: &str, message: &str) {
+    let pending: Vec<_> = state.pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default();
+    for (_, reply) in pending {
+        let payload = serde_json::json!({ "errorType": kind, "errorMessage": message }).to_string().into_bytes();
+        let _ = reply.send(InvokeOutput { payload, function_error: Some("Unhandled".to_owned()) });
+    }
+}
+
+// ===== Runtime API handlers =====
+
+async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
+    state.ready.send_replace(true);
+    let Some(invocation) = state.queue.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    if let Ok(mut pending) = state.pending.lock() {
+        pending.insert(id.clone(), invocation.reply);
+    }
+    let deadline = chrono::Utc::now().timestamp_millis() + 900_000;
+    let mut headers = HeaderMap::new();
+    let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{}", state.name);
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", id),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        ("lambda-runtime-invoked-function-arn", arn),
+        ("lambda-runtime-trace-id", format!("Root=1-{:08x}-{}", deadline / 1000, uuid::Uuid::new_v4().simple())),
+        ("content-type", "application/json".to_owned()),
+    ] {
+        if let Ok(v) = HeaderValue::try_from(value) {
+            headers.insert(name, v);
+        }
+    }
+    (StatusCode::OK, headers, invocation.payload).into_response()
+}
+
+async fn response(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> Response {
+    finish(&state, &id, InvokeOutput { payload: body.to_vec(), function_error: None })
+}
+
+async fn error(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> Response {
+    finish(&state, &id, InvokeOutput { payload: body.to_vec(), function_error: Some("Unhandled".to_owned()) })
+}
+
+async fn init_error(State(state): State<Arc<RuntimeState>>, body: Bytes) -> Response {
+    tracing::error!(function = %state.name, error = %String::from_utf8_lossy(&body), "local function failed to initialise");
+    (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+}
+
+fn finish(state: &RuntimeState, id: &str, output: InvokeOutput) -> Response {
+    let reply = state.pending.lock().ok().and_then(|mut p| p.remove(id));
+    match reply {
+        Some(reply) => {
+            let _ = reply.send(output);
+            (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+        }
+        None => (
+            StatusCode::BAD_REQUEST,
+            r#"{"errorMessage":"unknown or already answered request id","errorType":"InvalidRequestID"}"#,
+        )
+            .into_response(),
+    }
+}
+
+/// The invoker `tollgate serve` gives the gateway: local functions by name, anything else to the SDK.
+pub struct LocalInvoker {
+    pub functions: HashMap<String, LocalFunction>,
+    pub remote: Option<Arc<dyn Invoker>>,
+}
+
+impl Invoker for LocalInvoker {
+    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+        Box::pin(async move {
+            match (self.functions.get(function_name(function)), &self.remote) {
+                (Some(local), _) => local.invoke(payload).await,
+                (None, Some(remote)) => remote.invoke(function, payload).await,
+                (None, None) => Err(InvokeError::Refused(format!("no local function named {function:?}"))),
+            }
+        })
+    }
+}
+
+/// `arn:aws:lambda:r:acct:function:NAME[:alias]` or `NAME[:alias]` → `NAME`.
+pub fn function_name(reference: &str) -> &str {
+    let name = reference.split_once(":function:").map_or(reference, |(_, rest)| rest);
+    name.split(':').next().unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn function_names_from_references() {
+        assert_eq!(super::function_name("hello"), "hello");
+        assert_eq!(super::function_name("hello:live"), "hello");
+        assert_eq!(super::function_name("arn:aws:lambda:us-east-1:123456789012:function:hello:live"), "hello");
+    }
+}

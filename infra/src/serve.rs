@@ -1,0 +1,173 @@
+//! `tollgate serve`: the whole gateway on one machine. Each HTTP request becomes the exact event a Function
+//! URL delivers and goes through [`Gateway::handle`], the router Lambda's own handler, in process.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::Context as _;
+use axum::{
+    Router,
+    extract::{ConnectInfo, Request, State},
+    response::Response,
+};
+use tollgate_core::{
+    Gateway,
+    config::{Definition, IntegrationSpec},
+    error::GatewayError,
+    event::{GatewayEvent, GatewayEventResponse, render},
+    integration::{Backends, HttpClient, Invoker, SdkInvoker},
+    pipeline::{MAX_BODY_BYTES, error_response},
+    request::Origin,
+};
+
+use crate::{
+    function_url,
+    local_lambda::{LocalFunction, LocalInvoker, function_name},
+};
+
+/// What `tollgate serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub config: PathBuf,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub stage: Option<String>,
+}
+
+/// A running front door. Dropping it stops the server and any local functions.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+struct FrontDoor {
+    gateway: Gateway,
+    local: SocketAddr,
+}
+
+impl Server {
+    /// Loads the definition, starts its local functions, and listens on 127.0.0.1.
+    pub async fn start(options: &ServeOptions) -> anyhow::Result<Self> {
+        let definition = Definition::load(&options.config, options.stage.as_deref())?;
+        let dir = options.config.parent().map(Path::to_path_buf).unwrap_or_default();
+        let backends = backends(&definition, &dir).await?;
+        let gateway = Gateway::new(definition, &backends)?;
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
+        let addr = listener.local_addr()?;
+        let app = Router::new()
+            .fallback(front_door)
+            .with_state(Arc::new(FrontDoor { gateway, local: addr }))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stop.await;
+            });
+            if let Err(e) = served.await {
+                tracing::error!("front door stopped: {e}");
+            }
+        });
+        Ok(Self { addr, task, shutdown: Some(shutdown) })
+    }
+
+    /// Serves until the process is interrupted.
+    pub async fn run_until_ctrl_c(mut self) -> anyhow::Result<()> {
+        tokio::signal::ctrl_c().await?;
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The clients the definition needs; Lambda functions named under `local.functions` run on this machine.
+async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backends> {
+    let lambda_functions: Vec<&str> = definition
+        .routes
+        .iter()
+        .filter_map(|r| match &r.integration {
+            IntegrationSpec::Lambda { function, .. } => Some(function.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut functions = HashMap::new();
+    for (name, spec) in &definition.local.functions {
+        tracing::info!(function = %name, command = ?spec.command, "starting local function");
+        let function = LocalFunction::start(name, &spec.command, &spec.env, dir).await?;
+        functions.insert(name.clone(), function);
+    }
+    let needs_remote = lambda_functions.iter().any(|f| !functions.contains_key(function_name(f)));
+    let remote = if needs_remote { Some(Arc::new(remote_invoker().await) as Arc<dyn Invoker>) } else { None };
+    let lambda = (!lambda_functions.is_empty())
+        .then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
+    let needs_http = definition.routes.iter().any(|r| matches!(r.integration, IntegrationSpec::Http { .. }));
+    let http = if needs_http { Some(HttpClient::new()?) } else { None };
+    Ok(Backends { lambda, http })
+}
+
+/// An SDK client for functions that are not local. With `AWS_ENDPOINT_URL_LAMBDA` (e.g. `cargo lambda
+/// watch`) and no credentials in the environment, placeholder credentials are used: local endpoints do not
+/// check signatures, and the SDK would otherwise spend seconds looking for credentials.
+async fn remote_invoker() -> SdkInvoker {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    if std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        loader = loader.credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "tollgate", "local", None, None, "tollgate-serve",
+        ));
+    }
+    SdkInvoker::from_client(aws_sdk_lambda::Client::new(&loader.load().await))
+}
+
+async fn front_door(
+    State(door): State<Arc<FrontDoor>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let payload = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            // The body never reached the gateway, so the front door answers in its place.
+            let error = GatewayError::RequestTooLarge(format!("body over {MAX_BODY_BYTES} bytes"));
+            let mut response = error_response(&error);
+            let id = uuid::Uuid::new_v4().to_string();
+            if let Ok(v) = http::HeaderValue::try_from(id) {
+                response.headers.insert("apigw-requestid", v);
+            }
+            return match render(Origin::Http, response) {
+                GatewayEventResponse::Http(r) => function_url::to_http(*r),
+                GatewayEventResponse::Rest(_) => unreachable_shape(),
+            };
+        }
+    };
+    let event = function_url::to_event(&parts, &payload, peer, door.local);
+    match door.gateway.handle(GatewayEvent::Http(Box::new(event))).await {
+        GatewayEventResponse::Http(r) => function_url::to_http(*r),
+        GatewayEventResponse::Rest(_) => unreachable_shape(),
+    }
+}
+
+/// A 2.0 event is always answered in 2.0; this is the 502 a Function URL gives for a reply it cannot read.
+fn unreachable_shape() -> Response {
+    let mut r = Response::new(axum::body::Body::from(r#"{"message":"Internal Server Error"}"#));
+    *r.status_mut() = http::StatusCode::BAD_GATEWAY;
+    r
+}
