@@ -20,11 +20,10 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
     for name in parts.headers.keys() {
         let values = parts.headers.get_all(name);
         if name == header::COOKIE {
-            // Function URLs deliver cookies as an array, one entry per cookie, and not as a header.
+            // Function URLs deliver cookies as an array, one entry per cookie, and keep the header too.
             for v in values.iter().filter_map(|v| v.to_str().ok()) {
                 cookies.extend(v.split(';').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned));
             }
-            continue;
         }
         // Repeated headers arrive joined with ",".
         let joined = values.iter().map(HeaderValue::as_bytes).collect::<Vec<_>>().join(&b","[..]);

@@ -1,1 +1,59 @@
+//! Helpers shared by the integration tests: an in-process echo function, a backend HTTP server on loopback,
+//! and event loading.
 
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use tollgate_core::{
+    Gateway,
+    config::Definition,
+    integration::{Backends, HttpClient, InvokeFuture, InvokeOutput, Invoker},
+};
+
+/// The repository root (this crate lives in `tests/`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The text of a recorded event in `events/`.
+pub fn event_text(name: &str) -> String {
+    let path = repo_root().join("events").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A Lambda function run in process: answers every event with a 200 whose body is the event it received,
+/// so a test can check the proxy event the gateway built.
+pub struct EchoFunction;
+
+impl Invoker for EchoFunction {
+    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+        Box::pin(async move {
+            let event = String::from_utf8(payload).unwrap_or_default();
+            let reply = serde_json::json!({
+                "statusCode": 200,
+                "headers": { "content-type": "application/json", "x-echo": "yes" },
+                "body": event,
+            });
+            Ok(InvokeOutput { payload: reply.to_string().into_bytes(), function_error: None })
+        })
+    }
+}
+
+/// A gateway for `yaml` whose Lambda integrations all reach [`EchoFunction`].
+pub fn echo_gateway(yaml: &str) -> Gateway {
+    let definition = Definition::from_yaml(yaml, None).expect("test definition");
+    let backends = Backends {
+        lambda: Some(Arc::new(EchoFunction)),
+        http: Some(HttpClient::new().expect("http client")),
+    };
+    Gateway::new(definition, &backends).expect("gateway")
+}
+
+/// Starts an axum app on 127.0.0.1 with a free port; it stops when the test's runtime ends.
+pub async fn spawn_http(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}

@@ -34,19 +34,30 @@ pub enum GatewayEventResponse {
 
 impl<'de> Deserialize<'de> for GatewayEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny};
+        // Only the keys that tell the formats apart; the rest is skipped without allocating.
         #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct Probe<'a> {
             #[serde(borrow, default)]
             version: Option<&'a str>,
+            request_context: Option<IgnoredAny>,
+            http_method: Option<IgnoredAny>,
+            raw_path: Option<IgnoredAny>,
         }
         let raw = Box::<RawValue>::deserialize(deserializer)?;
-        let probe: Probe<'_> = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
-        let event = if probe.version == Some("2.0") {
-            Self::Http(Box::new(serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?))
-        } else {
-            Self::Rest(Box::new(serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?))
-        };
-        Ok(event)
+        let probe: Probe<'_> = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
+        match probe {
+            Probe { version: Some("2.0"), request_context: Some(_), raw_path: Some(_), .. } => {
+                Ok(Self::Http(Box::new(serde_json::from_str(raw.get()).map_err(D::Error::custom)?)))
+            }
+            Probe { version: None | Some("1.0"), request_context: Some(_), http_method: Some(_), .. } => {
+                Ok(Self::Rest(Box::new(serde_json::from_str(raw.get()).map_err(D::Error::custom)?)))
+            }
+            _ => Err(D::Error::custom(
+                "not an API Gateway or Function URL proxy event (payload format 1.0 or 2.0)",
+            )),
+        }
     }
 }
 

@@ -144,7 +144,7 @@ fn v2<'a>(
         raw_path: &common.staged_path,
         raw_query_string: &request.raw_query,
         cookies,
-        headers: joined_headers(&request.headers, true),
+        headers: joined_headers(&request.headers),
         query_string_parameters: (!query.is_empty()).then_some(query),
         path_parameters: common.path_params.as_ref(),
         stage_variables: common.stage_variables,
@@ -296,13 +296,11 @@ fn v1<'a>(
     }
 }
 
-/// Header names lowercased, repeated values joined with ","; `cookie` left out when it travels as `cookies`.
-fn joined_headers(headers: &HeaderMap, without_cookie: bool) -> BTreeMap<String, String> {
+/// Header names lowercased, repeated values joined with ",". Like a Function URL, `cookie` stays a header as
+/// well as travelling as `cookies`.
+fn joined_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in headers {
-        if without_cookie && name == http::header::COOKIE {
-            continue;
-        }
         let Ok(value) = value.to_str() else { continue };
         out.entry(name.as_str().to_owned())
             .and_modify(|joined| {
