@@ -1,0 +1,351 @@
+//! `tollgate serve` over real sockets: a real HTTP client in front; behind it a real function process under
+//! the local Runtime API and real HTTP servers on loopback that echo, hang, refuse or answer garbage.
+
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{ConnectInfo, Request},
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tollgate::serve::{ServeOptions, Server};
+use tollgate_tests::spawn_http;
+
+/// A running `tollgate serve` on a free port, with the definition written to a temporary folder.
+struct Running {
+    server: Server,
+    _dir: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+impl Running {
+    async fn start(yaml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("gateway.yaml");
+        std::fs::write(&config, yaml).expect("write definition");
+        let server = Server::start(&ServeOptions { config, port: 0, stage: None }).await.expect("serve starts");
+        Self { server, _dir: dir, client: reqwest::Client::new() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.addr)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+}
+
+async fn json_body(response: reqwest::Response) -> Value {
+    serde_json::from_slice(&response.bytes().await.expect("body")).expect("JSON body")
+}
+
+/// A definition whose Lambda routes run the test function binary.
+fn lambda_definition(timeout_ms: u64) -> String {
+    format!(
+        r#"
+routes:
+  ANY /fn/{{proxy+}}:
+    integration: {{ type: lambda, function: echo }}
+  GET /v1/{{proxy+}}:
+    integration: {{ type: lambda, function: "arn:aws:lambda:us-east-1:123456789012:function:echo:live", payloadFormatVersion: "1.0" }}
+  GET /slow/{{proxy+}}:
+    integration: {{ type: lambda, function: echo, timeoutMs: {timeout_ms} }}
+local:
+  functions:
+    echo: {{ command: ["{}"] }}
+"#,
+        env!("CARGO_BIN_EXE_echo-function")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_round_trip_builds_the_event_api_gateway_sends() {
+    let gw = Running::start(&lambda_definition(1000)).await;
+    let response = gw
+        .client
+        .post(gw.url("/fn/pets/42?kind=dog&kind=cat"))
+        .header("cookie", "session=abc; theme=dark")
+        .header("content-type", "application/json")
+        .header("x-custom", "yes")
+        .body(r#"{"name":"rex"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("apigw-requestid"));
+    let ev = json_body(response).await;
+    assert_eq!(ev["version"], "2.0");
+    assert_eq!(ev["routeKey"], "ANY /fn/{proxy+}");
+    assert_eq!(ev["rawPath"], "/fn/pets/42");
+    assert_eq!(ev["rawQueryString"], "kind=dog&kind=cat");
+    assert_eq!(ev["queryStringParameters"]["kind"], "dog,cat");
+    assert_eq!(ev["pathParameters"]["proxy"], "pets/42");
+    assert_eq!(ev["cookies"], json!(["session=abc", "theme=dark"]));
+    assert_eq!(ev["headers"]["x-custom"], "yes");
+    assert_eq!(ev["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(ev["body"], r#"{"name":"rex"}"#);
+    assert_eq!(ev["isBase64Encoded"], false);
+    assert_eq!(ev["requestContext"]["http"]["method"], "POST");
+    assert_eq!(ev["requestContext"]["http"]["sourceIp"], "127.0.0.1");
+
+    // Payload 1.0 to a function named by ARN with an alias.
+    let ev = json_body(gw.get("/v1/a/b?x=1&x=2").await).await;
+    assert_eq!(ev["version"], "1.0");
+    assert_eq!(ev["httpMethod"], "GET");
+    assert_eq!(ev["multiValueQueryStringParameters"]["x"], json!(["1", "2"]));
+    assert_eq!(ev["queryStringParameters"]["x"], "2");
+    assert_eq!(ev["pathParameters"]["proxy"], "a/b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_replies_are_mapped_as_api_gateway_maps_them() {
+    let gw = Running::start(&lambda_definition(1000)).await;
+
+    let r = gw.get("/fn/infer").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(json_body(r).await, json!({ "message": "inferred" }));
+
+    let r = gw.get("/fn/cookies").await;
+    assert_eq!(r.status(), 201);
+    let cookies: Vec<_> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap_or("")).collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2"]);
+
+    let r = gw.get("/fn/binary").await;
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.expect("body").as_ref(), [0u8, 159, 146, 150, 255]);
+
+    for path in ["/fn/fail", "/fn/malformed"] {
+        let r = gw.get(path).await;
+        assert_eq!(r.status(), 502, "{path}");
+        assert_eq!(r.headers()["x-amzn-errortype"], "InternalServerErrorException");
+        assert_eq!(json_body(r).await, json!({ "message": "Internal server error" }), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_timeout_is_504_and_a_crashed_function_restarts() {
+    let gw = Running::start(&lambda_definition(300)).await;
+    let started = Instant::now();
+    let r = gw.get("/slow/sleep").await;
+    assert_eq!(r.status(), 504);
+    assert_eq!(json_body(r).await, json!({ "message": "Endpoint request timed out" }));
+    assert!(started.elapsed() < Duration::from_secs(2), "answered at the timeout, not when the function ended");
+
+    let r = gw.get("/fn/exit").await;
+    assert_eq!(r.status(), 502, "the invocation held by a process that exits fails");
+    // The function is restarted; later requests are served again (after the sleeping one finishes).
+    let r = gw.get("/fn/after-restart").await;
+    assert_eq!(r.status(), 200);
+}
+
+/// What the echo backend saw, plus the peers it saw it from (to count connections).
+#[derive(Default)]
+struct Seen {
+    peers: Mutex<HashSet<SocketAddr>>,
+}
+
+async fn http_backends() -> (SocketAddr, Arc<Seen>, SocketAddr, SocketAddr, SocketAddr) {
+    let seen = Arc::new(Seen::default());
+    let seen_in = Arc::clone(&seen);
+    let echo = Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+        let seen = Arc::clone(&seen_in);
+        async move {
+            seen.peers.lock().expect("lock").insert(peer);
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let headers: serde_json::Map<String, Value> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or(""))))
+                .collect();
+            let mut out = HeaderMap::new();
+            out.insert("x-backend", "echo".parse().expect("value"));
+            out.insert("keep-alive", "timeout=5".parse().expect("value"));
+            let seen = json!({
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "query": parts.uri.query(),
+                "headers": headers,
+                "body": String::from_utf8_lossy(&body),
+            });
+            (StatusCode::IM_A_TEAPOT, out, seen.to_string())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let echo_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, echo.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    let hang = spawn_http(Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "too late"
+    }))
+    .await;
+    // Answers every connection with bytes that are not HTTP.
+    let garbage_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let garbage = garbage_listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = garbage_listener.accept().await {
+            let _ = socket.write_all(b"this is not HTTP at all\r\n\r\n").await;
+        }
+    });
+    // A port with nothing listening: bind, note the port, close.
+    let closed = {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let _ = closed;
+    (echo_addr, seen, hang, garbage, closed)
+}
+
+fn http_definition(echo: SocketAddr, hang: SocketAddr, garbage: SocketAddr, closed: SocketAddr) -> String {
+    format!(
+        r#"
+stages:
+  test:
+    variables: {{ echo: "{echo}", hang: "{hang}", garbage: "{garbage}", closed: "{closed}" }}
+routes:
+  ANY /items/{{id}}:
+    integration: {{ type: http, url: "http://${{stageVariables.echo}}/backend/items/{{id}}?from=tollgate" }}
+  GET /files/{{proxy+}}:
+    integration: {{ type: http, url: "http://${{stageVariables.echo}}/store/{{proxy}}" }}
+  GET /hang:
+    integration: {{ type: http, url: "http://${{stageVariables.hang}}/", timeoutMs: 300 }}
+  GET /garbage:
+    integration: {{ type: http, url: "http://${{stageVariables.garbage}}/" }}
+  GET /closed:
+    integration: {{ type: http, url: "http://${{stageVariables.closed}}/" }}
+  GET /mock:
+    integration: {{ type: mock, statusCode: 200, body: ok }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_integration_forwards_and_relays() {
+    let (echo, seen, hang, garbage, closed) = http_backends().await;
+    let gw = Running::start(&http_definition(echo, hang, garbage, closed)).await;
+    let r = gw
+        .client
+        .put(gw.url("/items/a%20b?q=1"))
+        .header("x-custom", "kept")
+        .header("connection", "x-hop")
+        .header("x-hop", "dropped")
+        .header("x-forwarded-for", "203.0.113.9")
+        .body("payload")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 418, "the backend's status is relayed");
+    assert_eq!(r.headers()["x-backend"], "echo");
+    assert!(r.headers().get("keep-alive").is_none(), "hop-by-hop headers are not relayed");
+    let saw = json_body(r).await;
+    assert_eq!(saw["method"], "PUT");
+    assert_eq!(saw["path"], "/backend/items/a%20b", "path parameters are re-encoded into the URL");
+    assert_eq!(saw["query"], "from=tollgate&q=1");
+    assert_eq!(saw["body"], "payload");
+    assert_eq!(saw["headers"]["x-custom"], "kept");
+    assert!(saw["headers"].get("x-hop").is_none(), "headers named by Connection are hop-by-hop");
+    assert_eq!(saw["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(saw["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(saw["headers"]["x-forwarded-port"], gw.server.addr.port().to_string());
+    assert_eq!(saw["headers"]["host"], echo.to_string());
+
+    let saw = json_body(gw.get("/files/docs/read%20me.txt").await).await;
+    assert_eq!(saw["path"], "/store/docs/read%20me.txt", "a greedy parameter keeps its slashes");
+
+    // Connections to the backend are pooled across requests.
+    seen.peers.lock().expect("lock").clear();
+    for _ in 0..20 {
+        assert_eq!(gw.get("/items/1").await.status(), 418);
+    }
+    let connections = seen.peers.lock().expect("lock").len();
+    assert!(connections <= 2, "20 sequential requests used {connections} backend connections");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_backends_that_fail_get_api_gateway_errors() {
+    let (echo, _, hang, garbage, closed) = http_backends().await;
+    let gw = Running::start(&http_definition(echo, hang, garbage, closed)).await;
+    for (path, status, message) in [
+        ("/hang", 504, "Endpoint request timed out"),
+        ("/garbage", 502, "Internal server error"),
+        ("/closed", 502, "Internal server error"),
+    ] {
+        let started = Instant::now();
+        let r = gw.get(path).await;
+        assert_eq!(r.status(), status, "{path}");
+        assert!(r.headers().contains_key("x-amzn-requestid"), "{path}");
+        assert_eq!(json_body(r).await, json!({ "message": message }), "{path}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{path} took {:?}", started.elapsed());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_api_gateway_answers() {
+    let (echo, _, hang, garbage, closed) = http_backends().await;
+    let gw = Running::start(&http_definition(echo, hang, garbage, closed)).await;
+
+    let r = gw.get("/nowhere").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(json_body(r).await, json!({ "message": "Not Found" }));
+
+    let r = gw.get("/items/%zz").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_body(r).await, json!({ "message": "Bad Request" }));
+
+    let big = vec![b'x'; 10 * 1024 * 1024 + 1];
+    let r = gw.client.post(gw.url("/items/1")).body(big).send().await.expect("request");
+    assert_eq!(r.status(), 413);
+    assert_eq!(json_body(r).await, json!({ "message": "Request Too Long" }));
+
+    let r = gw.client.get(gw.url("/mock")).header("x-big", "a".repeat(11 * 1024)).send().await.expect("request");
+    assert_eq!(r.status(), 413);
+
+    // Non-UTF-8 bytes in a body are carried, not rejected.
+    let r = gw.client.post(gw.url("/items/1")).body(vec![0xff, 0xfe, 0x00]).send().await.expect("request");
+    assert_eq!(r.status(), 418);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_all_answered() {
+    let (echo, _, hang, garbage, closed) = http_backends().await;
+    let gw = Arc::new(Running::start(&http_definition(echo, hang, garbage, closed)).await);
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let gw = Arc::clone(&gw);
+            tokio::spawn(async move { gw.get(if i % 2 == 0 { "/mock" } else { "/items/7" }).await.status() })
+        })
+        .collect();
+    for task in tasks {
+        let status = task.await.expect("task");
+        assert!(status == 200 || status == 418, "{status}");
+    }
+}
+
+#[test]
+fn every_example_definition_loads() {
+    let examples = tollgate_tests::repo_root().join("examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(examples).expect("examples/") {
+        let path = entry.expect("entry").path().join("gateway.yaml");
+        if path.exists() {
+            let def = tollgate_core::config::Definition::load(&path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            tollgate_core::route_table::RouteTable::new(&def.routes).expect("routes");
+            count += 1;
+        }
+    }
+    assert!(count >= 1);
+}
+

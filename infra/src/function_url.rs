@@ -32,8 +32,13 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
         }
     }
     let trace = format!("Root=1-{:08x}-{}", now.timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]);
+    // Like other AWS front doors, append the peer to any X-Forwarded-For the client sent.
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(previous) => format!("{previous}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
     for (name, value) in [
-        ("x-forwarded-for", peer.ip().to_string()),
+        ("x-forwarded-for", forwarded_for),
         ("x-forwarded-proto", "http".to_owned()),
         ("x-forwarded-port", local.port().to_string()),
         ("x-amzn-trace-id", trace),
