@@ -10,10 +10,8 @@ use std::{
 
 use axum::{
     Router,
-    body::Bytes,
     extract::{ConnectInfo, Request},
     http::{HeaderMap, StatusCode},
-    response::IntoResponse,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -164,11 +162,8 @@ async fn http_backends() -> (SocketAddr, Arc<Seen>, SocketAddr, SocketAddr, Sock
             seen.peers.lock().expect("lock").insert(peer);
             let (parts, body) = request.into_parts();
             let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let headers: serde_json::Map<String, Value> = parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or(""))))
-                .collect();
+            let headers: serde_json::Map<String, Value> =
+                parts.headers.iter().map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or("")))).collect();
             let mut out = HeaderMap::new();
             out.insert("x-backend", "echo".parse().expect("value"));
             out.insert("keep-alive", "timeout=5".parse().expect("value"));
@@ -341,11 +336,11 @@ fn every_example_definition_loads() {
     for entry in std::fs::read_dir(examples).expect("examples/") {
         let path = entry.expect("entry").path().join("gateway.yaml");
         if path.exists() {
-            let def = tollgate_core::config::Definition::load(&path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let def = tollgate_core::config::Definition::load(&path, None)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             tollgate_core::route_table::RouteTable::new(&def.routes).expect("routes");
             count += 1;
         }
     }
     assert!(count >= 1);
 }
-

@@ -80,7 +80,8 @@ impl LocalFunction {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|source| LocalFunctionError::Listen { name: name.to_owned(), source })?;
-        let runtime_api = listener.local_addr().map_err(|source| LocalFunctionError::Listen { name: name.to_owned(), source })?;
+        let runtime_api =
+            listener.local_addr().map_err(|source| LocalFunctionError::Listen { name: name.to_owned(), source })?;
         let (tx, rx) = mpsc::channel(1024);
         let (ready, mut ready_rx) = watch::channel(false);
         let state = Arc::new(RuntimeState {

@@ -56,7 +56,7 @@ impl Server {
         let definition = Definition::load(&options.config, options.stage.as_deref())?;
         let dir = options.config.parent().map(Path::to_path_buf).unwrap_or_default();
         let backends = backends(&definition, &dir).await?;
-        let gateway = Gateway::new(definition, &backends)?;
+        let gateway = Gateway::new(&definition, &backends)?;
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await
@@ -113,8 +113,8 @@ async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backend
     }
     let needs_remote = lambda_functions.iter().any(|f| !functions.contains_key(function_name(f)));
     let remote = if needs_remote { Some(Arc::new(remote_invoker().await) as Arc<dyn Invoker>) } else { None };
-    let lambda = (!lambda_functions.is_empty())
-        .then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
+    let lambda =
+        (!lambda_functions.is_empty()).then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
     let needs_http = definition.routes.iter().any(|r| matches!(r.integration, IntegrationSpec::Http { .. }));
     let http = if needs_http { Some(HttpClient::new()?) } else { None };
     Ok(Backends { lambda, http })
@@ -130,7 +130,11 @@ async fn remote_invoker() -> SdkInvoker {
     }
     if std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
         loader = loader.credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "tollgate", "local", None, None, "tollgate-serve",
+            "tollgate",
+            "local",
+            None,
+            None,
+            "tollgate-serve",
         ));
     }
     SdkInvoker::from_client(aws_sdk_lambda::Client::new(&loader.load().await))
@@ -142,32 +146,28 @@ async fn front_door(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let payload = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            // The body never reached the gateway, so the front door answers in its place.
-            let error = GatewayError::RequestTooLarge(format!("body over {MAX_BODY_BYTES} bytes"));
-            let mut response = error_response(&error);
-            let id = uuid::Uuid::new_v4().to_string();
-            if let Ok(v) = http::HeaderValue::try_from(id) {
-                response.headers.insert("apigw-requestid", v);
-            }
-            return match render(Origin::Http, response) {
-                GatewayEventResponse::Http(r) => function_url::to_http(*r),
-                GatewayEventResponse::Rest(_) => unreachable_shape(),
-            };
+    let Ok(payload) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        // The body never reached the gateway, so the front door answers in its place.
+        let error = GatewayError::RequestTooLarge(format!("body over {MAX_BODY_BYTES} bytes"));
+        let mut response = error_response(&error);
+        if let Ok(id) = http::HeaderValue::try_from(uuid::Uuid::new_v4().to_string()) {
+            response.headers.insert("apigw-requestid", id);
         }
+        return to_client(render(Origin::Http, response));
     };
     let event = function_url::to_event(&parts, &payload, peer, door.local);
-    match door.gateway.handle(GatewayEvent::Http(Box::new(event))).await {
-        GatewayEventResponse::Http(r) => function_url::to_http(*r),
-        GatewayEventResponse::Rest(_) => unreachable_shape(),
-    }
+    to_client(door.gateway.handle(GatewayEvent::Http(Box::new(event))).await)
 }
 
-/// A 2.0 event is always answered in 2.0; this is the 502 a Function URL gives for a reply it cannot read.
-fn unreachable_shape() -> Response {
-    let mut r = Response::new(axum::body::Body::from(r#"{"message":"Internal Server Error"}"#));
-    *r.status_mut() = http::StatusCode::BAD_GATEWAY;
-    r
+/// A 2.0 event is always answered in 2.0; anything else gets the 502 a Function URL gives for a reply it
+/// cannot read.
+fn to_client(response: GatewayEventResponse) -> Response {
+    match response {
+        GatewayEventResponse::Http(r) => function_url::to_http(*r),
+        GatewayEventResponse::Rest(_) => {
+            let mut r = Response::new(axum::body::Body::from(r#"{"message":"Internal Server Error"}"#));
+            *r.status_mut() = http::StatusCode::BAD_GATEWAY;
+            r
+        }
+    }
 }

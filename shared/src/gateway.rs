@@ -30,7 +30,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(definition: Definition, backends: &Backends) -> Result<Self, StartError> {
+    pub fn new(definition: &Definition, backends: &Backends) -> Result<Self, StartError> {
         Ok(Self { pipeline: Pipeline::new(definition, backends)? })
     }
 
@@ -41,7 +41,7 @@ impl Gateway {
         let stage = std::env::var("TOLLGATE_STAGE").ok().filter(|s| !s.is_empty());
         let definition = Definition::load(&path, stage.as_deref())?;
         let backends = Backends::for_definition(&definition).await?;
-        Self::new(definition, &backends)
+        Self::new(&definition, &backends)
     }
 
     /// Answers one event.

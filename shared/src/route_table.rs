@@ -50,8 +50,10 @@ impl RouteTable {
     pub fn new(routes: &[RouteSpec]) -> Result<Self, RouteTableError> {
         let mut table = Self { by_method: HashMap::new(), any: Tree::default(), default: None, names: Vec::new() };
         let mut seen: HashMap<(Option<Method>, String), usize> = HashMap::new();
-        let explicit: HashSet<Method> =
-            routes.iter().filter_map(|r| if let RouteKey::Path { method, .. } = &r.key { method.clone() } else { None }).collect();
+        let explicit: HashSet<Method> = routes
+            .iter()
+            .filter_map(|r| if let RouteKey::Path { method, .. } = &r.key { method.clone() } else { None })
+            .collect();
         for (index, route) in routes.iter().enumerate() {
             table.names.push(route.key.param_names().map(str::to_owned).collect());
             let RouteKey::Path { method, segments } = &route.key else {
@@ -66,9 +68,12 @@ impl RouteTable {
                 });
             }
             seen.insert((method.clone(), pattern.clone()), index);
-            let fail = |e: matchit::InsertError| RouteTableError { route: route.key_text.clone(), problem: e.to_string() };
+            let fail =
+                |e: matchit::InsertError| RouteTableError { route: route.key_text.clone(), problem: e.to_string() };
             match method {
-                Some(m) => table.by_method.entry(m.clone()).or_default().insert(&pattern, greedy, index).map_err(fail)?,
+                Some(m) => {
+                    table.by_method.entry(m.clone()).or_default().insert(&pattern, greedy, index).map_err(fail)?
+                }
                 None => table.any.insert(&pattern, greedy, index).map_err(fail)?,
             }
         }
@@ -79,10 +84,8 @@ impl RouteTable {
                 if let RouteKey::Path { method: None, segments } = &route.key {
                     let (pattern, greedy) = matchit_pattern(segments);
                     if !seen.contains_key(&(Some(method.clone()), pattern.clone())) {
-                        tree.insert(&pattern, greedy, index).map_err(|e| RouteTableError {
-                            route: route.key_text.clone(),
-                            problem: e.to_string(),
-                        })?;
+                        tree.insert(&pattern, greedy, index)
+                            .map_err(|e| RouteTableError { route: route.key_text.clone(), problem: e.to_string() })?;
                     }
                 }
             }

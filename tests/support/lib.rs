@@ -41,11 +41,9 @@ impl Invoker for EchoFunction {
 /// A gateway for `yaml` whose Lambda integrations all reach [`EchoFunction`].
 pub fn echo_gateway(yaml: &str) -> Gateway {
     let definition = Definition::from_yaml(yaml, None).expect("test definition");
-    let backends = Backends {
-        lambda: Some(Arc::new(EchoFunction)),
-        http: Some(HttpClient::new().expect("http client")),
-    };
-    Gateway::new(definition, &backends).expect("gateway")
+    let backends =
+        Backends { lambda: Some(Arc::new(EchoFunction)), http: Some(HttpClient::new().expect("http client")) };
+    Gateway::new(&definition, &backends).expect("gateway")
 }
 
 /// Starts an axum app on 127.0.0.1 with a free port; it stops when the test's runtime ends.

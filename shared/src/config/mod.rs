@@ -356,13 +356,19 @@ routes:
         assert_eq!(def.stage, "dev");
         assert_eq!(def.routes.len(), 3);
         let lambda = def.routes.iter().find(|r| r.key_text == "GET /pets/{id}").expect("route");
-        assert!(matches!(&lambda.integration, IntegrationSpec::Lambda { function, payload: PayloadVersion::V1, .. } if function == "pets-dev"));
+        assert!(
+            matches!(&lambda.integration, IntegrationSpec::Lambda { function, payload: PayloadVersion::V1, .. } if function == "pets-dev")
+        );
     }
 
     #[test]
     fn names_the_route_and_the_problem() {
         let cases = [
-            (GOOD.replace("payloadFormatVersion: \"1.0\"", "payloadFormatVersion: \"3.0\""), "GET /pets/{id}", "payloadFormatVersion"),
+            (
+                GOOD.replace("payloadFormatVersion: \"1.0\"", "payloadFormatVersion: \"3.0\""),
+                "GET /pets/{id}",
+                "payloadFormatVersion",
+            ),
             (GOOD.replace("{proxy}\"", "{nope}\""), "ANY /files/{proxy+}", "not a path parameter"),
             (GOOD.replace("timeoutMs: 5000", "timeoutMs: 31000"), "ANY /files/{proxy+}", "timeoutMs"),
             (GOOD.replace("statusCode: 404", "statusCode: 99"), "$default", "statusCode"),

@@ -86,7 +86,9 @@ fn parse_segments(path: &str) -> Result<Vec<Segment>, String> {
                 return Err("path has an empty segment ('//' or a trailing '/')".to_owned());
             }
             if part.contains(['{', '}']) {
-                return Err(format!("segment {part:?} mixes text and a parameter: a parameter must be a whole segment"));
+                return Err(format!(
+                    "segment {part:?} mixes text and a parameter: a parameter must be a whole segment"
+                ));
             }
             if part.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
                 return Err(format!("segment {part:?} has a character not allowed in a path"));
@@ -108,7 +110,9 @@ mod tests {
         let key = RouteKey::parse("GET /pets/{id}").expect("valid");
         assert_eq!(key.param_names().collect::<Vec<_>>(), ["id"]);
         let key = RouteKey::parse("ANY /files/{proxy+}").expect("valid");
-        assert!(matches!(key, RouteKey::Path { method: None, ref segments } if segments[1] == Segment::Greedy("proxy".into())));
+        assert!(
+            matches!(key, RouteKey::Path { method: None, ref segments } if segments[1] == Segment::Greedy("proxy".into()))
+        );
         assert!(matches!(RouteKey::parse("GET /"), Ok(RouteKey::Path { segments, .. }) if segments.is_empty()));
     }
 

@@ -54,9 +54,7 @@ impl<'de> Deserialize<'de> for GatewayEvent {
             Probe { version: None | Some("1.0"), request_context: Some(_), http_method: Some(_), .. } => {
                 Ok(Self::Rest(Box::new(serde_json::from_str(raw.get()).map_err(D::Error::custom)?)))
             }
-            _ => Err(D::Error::custom(
-                "not an API Gateway or Function URL proxy event (payload format 1.0 or 2.0)",
-            )),
+            _ => Err(D::Error::custom("not an API Gateway or Function URL proxy event (payload format 1.0 or 2.0)")),
         }
     }
 }
@@ -198,11 +196,8 @@ pub fn render(origin: Origin, response: GatewayResponse) -> GatewayEventResponse
     };
     match origin {
         Origin::Http => {
-            let cookies = headers
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect();
+            let cookies =
+                headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect();
             headers.remove(header::SET_COOKIE);
             let mut out = ApiGatewayV2httpResponse::default();
             out.status_code = i64::from(status.as_u16());

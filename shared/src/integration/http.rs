@@ -26,12 +26,35 @@ use crate::{
 pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
 /// Characters escaped in a path segment (RFC 3986 `pchar` complement).
-const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'<').add(b'>').add(b'?')
-    .add(b'`').add(b'{').add(b'}').add(b'|').add(b'\\').add(b'^').add(b'[').add(b']');
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction.
-const HOP_BY_HOP: [&str; 8] =
-    ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// A pooled HTTP/1.1 client for http:// and https:// backends. Cheap to clone.
 #[derive(Clone)]
@@ -77,7 +100,11 @@ impl HttpIntegration {
         let exchange = async {
             let response = self.client.inner.request(outgoing).await.map_err(|e| {
                 let detail = error_chain(&e);
-                if e.is_connect() { GatewayError::IntegrationUnreachable(detail) } else { GatewayError::IntegrationFailure(detail) }
+                if e.is_connect() {
+                    GatewayError::IntegrationUnreachable(detail)
+                } else {
+                    GatewayError::IntegrationFailure(detail)
+                }
             })?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BYTES)
@@ -104,7 +131,8 @@ impl HttpIntegration {
                 Piece::Param(name) => {
                     let value = matched.params.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
                     // A greedy value keeps its slashes; each segment is escaped on its own.
-                    let encoded: Vec<String> = value.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
+                    let encoded: Vec<String> =
+                        value.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
                     url.push_str(&encoded.join("/"));
                 }
             }
@@ -113,8 +141,10 @@ impl HttpIntegration {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&request.raw_query);
         }
-        let mut builder = Request::builder().method(self.method.clone().unwrap_or_else(|| request.method.clone())).uri(&url);
-        let headers = builder.headers_mut().ok_or_else(|| GatewayError::Internal(format!("bad backend URL {url:?}")))?;
+        let mut builder =
+            Request::builder().method(self.method.clone().unwrap_or_else(|| request.method.clone())).uri(&url);
+        let headers =
+            builder.headers_mut().ok_or_else(|| GatewayError::Internal(format!("bad backend URL {url:?}")))?;
         for (name, value) in &request.headers {
             if name != header::HOST && name != header::CONTENT_LENGTH {
                 headers.append(name.clone(), value.clone());

@@ -133,10 +133,13 @@ fn v2<'a>(
         .collect();
     let mut query: BTreeMap<&str, String> = BTreeMap::new();
     for (k, v) in &common.query {
-        query.entry(k.as_str()).and_modify(|joined| {
-            joined.push(',');
-            joined.push_str(v);
-        }).or_insert_with(|| v.clone());
+        query
+            .entry(k.as_str())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(v);
+            })
+            .or_insert_with(|| v.clone());
     }
     V2 {
         version: "2.0",

@@ -43,25 +43,25 @@ fn structured(version: PayloadVersion, obj: &Map<String, Value>) -> Result<Gatew
             headers.insert(header_name(name)?, header_value(name, value)?);
         }
     }
-    if version == PayloadVersion::V1 {
-        if let Some(multi) = non_null(obj, "multiValueHeaders") {
-            let multi = multi.as_object().ok_or("multiValueHeaders must be an object")?;
-            for (name, values) in multi {
-                let name_h = header_name(name)?;
-                let values = values.as_array().ok_or_else(|| format!("multiValueHeaders.{name} must be an array"))?;
-                headers.remove(&name_h);
-                for value in values {
-                    headers.append(name_h.clone(), header_value(name, value)?);
-                }
+    if version == PayloadVersion::V1
+        && let Some(multi) = non_null(obj, "multiValueHeaders")
+    {
+        let multi = multi.as_object().ok_or("multiValueHeaders must be an object")?;
+        for (name, values) in multi {
+            let name_h = header_name(name)?;
+            let values = values.as_array().ok_or_else(|| format!("multiValueHeaders.{name} must be an array"))?;
+            headers.remove(&name_h);
+            for value in values {
+                headers.append(name_h.clone(), header_value(name, value)?);
             }
         }
     }
-    if version == PayloadVersion::V2 {
-        if let Some(cookies) = non_null(obj, "cookies") {
-            let cookies = cookies.as_array().ok_or("cookies must be an array")?;
-            for cookie in cookies {
-                headers.append(header::SET_COOKIE, header_value("cookies", cookie)?);
-            }
+    if version == PayloadVersion::V2
+        && let Some(cookies) = non_null(obj, "cookies")
+    {
+        let cookies = cookies.as_array().ok_or("cookies must be an array")?;
+        for cookie in cookies {
+            headers.append(header::SET_COOKIE, header_value("cookies", cookie)?);
         }
     }
     let is_base64 = match non_null(obj, "isBase64Encoded") {
@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn v2_structured_with_cookies_and_base64() {
-        let r = ok(V2, r#"{"statusCode":201,"headers":{"x-a":"1","x-n":5},"cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true}"#);
+        let r = ok(
+            V2,
+            r#"{"statusCode":201,"headers":{"x-a":"1","x-n":5},"cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true}"#,
+        );
         assert_eq!(r.status, StatusCode::CREATED);
         assert_eq!(r.body.as_ref(), b"hi");
         assert_eq!(r.headers["x-n"], "5");
@@ -130,7 +133,10 @@ mod tests {
 
     #[test]
     fn v1_multi_value_headers_win() {
-        let r = ok(V1, r#"{"statusCode":"200","headers":{"x-a":"single"},"multiValueHeaders":{"x-a":["m1","m2"]},"body":"b"}"#);
+        let r = ok(
+            V1,
+            r#"{"statusCode":"200","headers":{"x-a":"single"},"multiValueHeaders":{"x-a":["m1","m2"]},"body":"b"}"#,
+        );
         let values: Vec<_> = r.headers.get_all("x-a").iter().collect();
         assert_eq!(values, ["m1", "m2"]);
     }

@@ -51,7 +51,8 @@ impl Backends {
 /// One route's integration, ready to call.
 pub enum Integration {
     Lambda(lambda::LambdaIntegration),
-    Http(self::http::HttpIntegration),
+    // Boxed: the pooled client is large and most routes are not HTTP.
+    Http(Box<self::http::HttpIntegration>),
     Mock(mock::MockIntegration),
 }
 
@@ -65,12 +66,12 @@ impl Integration {
                 *payload,
                 *timeout,
             )),
-            IntegrationSpec::Http { url, method, timeout } => Self::Http(self::http::HttpIntegration::new(
+            IntegrationSpec::Http { url, method, timeout } => Self::Http(Box::new(self::http::HttpIntegration::new(
                 backends.http.clone().ok_or_else(|| missing("HTTP"))?,
                 url.clone(),
                 method.clone(),
                 *timeout,
-            )),
+            ))),
             IntegrationSpec::Mock { status, headers, body } => {
                 Self::Mock(mock::MockIntegration::new(*status, headers.clone(), body.clone()))
             }

@@ -41,7 +41,8 @@ fn check_percent_encoding(text: &str) -> Result<(), String> {
     let mut i = 0;
     while let Some(offset) = bytes[i..].iter().position(|&b| b == b'%') {
         let at = i + offset;
-        let ok = bytes.get(at + 1).is_some_and(u8::is_ascii_hexdigit) && bytes.get(at + 2).is_some_and(u8::is_ascii_hexdigit);
+        let ok = bytes.get(at + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(at + 2).is_some_and(u8::is_ascii_hexdigit);
         if !ok {
             return Err(format!("invalid percent-encoding at byte {at} of {text:?}"));
         }

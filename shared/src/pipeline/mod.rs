@@ -32,8 +32,8 @@ use crate::{
     request::{GatewayRequest, GatewayResponse},
 };
 
-pub use integrate::IntegrationContext;
 pub use admit::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
+pub use integrate::IntegrationContext;
 pub use respond::error_response;
 
 /// What a stage decided.
@@ -88,12 +88,12 @@ pub enum BuildError {
 }
 
 impl Pipeline {
-    pub fn new(definition: Definition, backends: &Backends) -> Result<Self, BuildError> {
+    pub fn new(definition: &Definition, backends: &Backends) -> Result<Self, BuildError> {
         let routes: Arc<[RouteSpec]> = definition.routes.clone().into();
         Ok(Self {
             admit: admit::Admit,
             route: route::Route::new(&routes)?,
-            integrate: integrate::Integrate::new(&definition, backends)?,
+            integrate: integrate::Integrate::new(definition, backends)?,
             routes,
         })
     }
