@@ -4,6 +4,8 @@
 //!
 //! Served endpoints (Lambda Runtime API 2018-06-01): `GET /runtime/invocation/next`,
 //! `POST /runtime/invocation/{id}/response`, `POST /runtime/invocation/{id}/error`, `POST /runtime/init/error`.
+//! The same port also answers the Lambda Invoke API for this function (`POST /2015-03-31/functions/{name}/
+//! invocations`), so the AWS SDK, the AWS CLI or another gateway (`AWS_ENDPOINT_URL_LAMBDA`) can call it.
 //! One invocation runs at a time per function, as in one execution environment; others wait their turn. A
 //! function process that exits is restarted, and the invocation it held fails as `Runtime.ExitError`.
 
@@ -49,6 +51,7 @@ pub enum LocalFunctionError {
 
 struct RuntimeState {
     name: String,
+    sender: mpsc::Sender<Invocation>,
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<InvokeOutput>>>,
     ready: watch::Sender<bool>,
@@ -86,6 +89,7 @@ impl LocalFunction {
         let (ready, mut ready_rx) = watch::channel(false);
         let state = Arc::new(RuntimeState {
             name: name.to_owned(),
+            sender: tx.clone(),
             queue: tokio::sync::Mutex::new(rx),
             pending: Mutex::new(HashMap::new()),
             ready,
@@ -95,6 +99,7 @@ impl LocalFunction {
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2015-03-31/functions/{name}/invocations", post(invoke_api))
             .with_state(Arc::clone(&state));
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -140,13 +145,15 @@ impl LocalFunction {
 
     /// Queues one invocation and waits for its result.
     pub async fn invoke(&self, payload: Vec<u8>) -> Result<InvokeOutput, InvokeError> {
-        let (reply, rx) = oneshot::channel();
-        self.queue
-            .send(Invocation { payload, reply })
-            .await
-            .map_err(|_| InvokeError::Unreachable("the local function has stopped".to_owned()))?;
-        rx.await.map_err(|_| InvokeError::Unreachable("the local function has stopped".to_owned()))
+        queue_and_wait(&self.queue, payload).await
     }
+}
+
+async fn queue_and_wait(queue: &mpsc::Sender<Invocation>, payload: Vec<u8>) -> Result<InvokeOutput, InvokeError> {
+    let (reply, rx) = oneshot::channel();
+    let stopped = || InvokeError::Unreachable("the local function has stopped".to_owned());
+    queue.send(Invocation { payload, reply }).await.map_err(|_| stopped())?;
+    rx.await.map_err(|_| stopped())
 }
 
 fn spawn(
@@ -225,6 +232,41 @@ async fn error(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<Stri
 async fn init_error(State(state): State<Arc<RuntimeState>>, body: Bytes) -> Response {
     tracing::error!(function = %state.name, error = %String::from_utf8_lossy(&body), "local function failed to initialise");
     (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
+}
+
+/// Lambda's `Invoke` for this function: `RequestResponse` (the default) and `DryRun` invocation types.
+async fn invoke_api(
+    State(state): State<Arc<RuntimeState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let error = |status: StatusCode, kind: &'static str, message: String| {
+        let body = serde_json::json!({ "Type": "User", "message": message }).to_string();
+        (status, [("x-amzn-errortype", kind), ("content-type", "application/json")], body).into_response()
+    };
+    if function_name(&name) != state.name {
+        return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", format!("Function not found: {name}"));
+    }
+    match headers.get("x-amz-invocation-type").map(HeaderValue::as_bytes) {
+        None | Some(b"RequestResponse") => {}
+        Some(b"DryRun") => return StatusCode::NO_CONTENT.into_response(),
+        Some(_) => {
+            let message = "only RequestResponse and DryRun invocations are served locally".to_owned();
+            return error(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message);
+        }
+    }
+    match queue_and_wait(&state.sender, body.to_vec()).await {
+        Ok(out) => {
+            let mut response = (StatusCode::OK, out.payload).into_response();
+            response.headers_mut().insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+            if let Some(kind) = out.function_error.and_then(|k| HeaderValue::try_from(k).ok()) {
+                response.headers_mut().insert("x-amz-function-error", kind);
+            }
+            response
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "ServiceException", e.to_string()),
+    }
 }
 
 fn finish(state: &RuntimeState, id: &str, output: InvokeOutput) -> Response {

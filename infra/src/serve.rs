@@ -19,7 +19,7 @@ use tollgate_core::{
     config::{Definition, IntegrationSpec},
     error::GatewayError,
     event::{GatewayEvent, GatewayEventResponse, render},
-    integration::{Backends, HttpClient, Invoker, SdkInvoker},
+    integration::{Backends, HttpClient, Invoker, SdkInvoker, sdk_config_loader},
     pipeline::{MAX_BODY_BYTES, error_response},
     request::Origin,
 };
@@ -109,6 +109,8 @@ async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backend
     for (name, spec) in &definition.local.functions {
         tracing::info!(function = %name, command = ?spec.command, "starting local function");
         let function = LocalFunction::start(name, &spec.command, &spec.env, dir).await?;
+        tracing::info!(function = %name, endpoint = %format!("http://{}", function.runtime_api()),
+            "local function ready; its Runtime API and Lambda Invoke API listen here");
         functions.insert(name.clone(), function);
     }
     let needs_remote = lambda_functions.iter().any(|f| !functions.contains_key(function_name(f)));
@@ -124,7 +126,7 @@ async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backend
 /// watch`) and no credentials in the environment, placeholder credentials are used: local endpoints do not
 /// check signatures, and the SDK would otherwise spend seconds looking for credentials.
 async fn remote_invoker() -> SdkInvoker {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader = sdk_config_loader();
     if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }

@@ -64,7 +64,7 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new() -> Result<Self, std::io::Error> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = hyper_rustls::HttpsConnectorBuilder::new();
         let builder = match builder.with_provider_and_native_roots(provider.clone()) {
             Ok(b) => b,

@@ -49,11 +49,18 @@ pub struct SdkInvoker {
     client: aws_sdk_lambda::Client,
 }
 
+/// The AWS SDK configuration loader Tollgate uses: the environment's settings, with an HTTPS client on
+/// rustls + ring (the SDK's default links aws-lc-rs, which would make the router binary 40% larger).
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
+}
+
 impl SdkInvoker {
     /// Builds the client from the environment. Credentials resolve lazily, at the first call.
     pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self { client: aws_sdk_lambda::Client::new(&config) }
+        Self { client: aws_sdk_lambda::Client::new(&sdk_config_loader().load().await) }
     }
 
     pub fn from_client(client: aws_sdk_lambda::Client) -> Self {

@@ -17,7 +17,7 @@ use crate::{
 };
 
 pub use self::http::HttpClient;
-pub use lambda::{InvokeError, InvokeFuture, InvokeOutput, Invoker, SdkInvoker};
+pub use lambda::{InvokeError, InvokeFuture, InvokeOutput, Invoker, SdkInvoker, sdk_config_loader};
 
 /// The clients integrations call through. Only those a definition needs are built.
 #[derive(Clone, Default)]
