@@ -169,6 +169,16 @@ replay! {
         assert!(ev["multiValueQueryStringParameters"].is_object(), "{ev}");
         assert!(ev["multiValueHeaders"]["accept"].is_array(), "{ev}");
     };
+    http_api_sam_generated: "http-api-sam-generated.json" => 200, |r| {
+        let ev = r.echoed();
+        assert_eq!(ev["queryStringParameters"]["foo"], "bar");
+        assert!(ev.get("body").is_none(), "an empty body is no body: {ev}");
+    };
+    rest_api_sam_generated: "rest-api-sam-generated.json" => 200, |r| {
+        let ev = r.echoed();
+        assert_eq!((ev["httpMethod"].as_str(), ev["path"].as_str()), (Some("GET"), Some("/test")));
+        assert!(r.json.get("multiValueHeaders").is_some(), "answered in the REST shape");
+    };
     rest_api_no_host: "rest-api-no-host.json" => 200, |r| {
         assert_eq!(r.echoed()["queryStringParameters"]["name"], "me");
     };
