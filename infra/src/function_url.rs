@@ -10,7 +10,7 @@ use aws_lambda_events::{
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
-use tollgate_core::event::body;
+use tollgate_core::event::{body, join_values};
 
 /// Builds the event a Function URL would deliver for this request.
 pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketAddr) -> ApiGatewayV2httpRequest {
@@ -25,9 +25,8 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
                 cookies.extend(v.split(';').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned));
             }
         }
-        // Repeated headers arrive joined with ",".
-        let joined = values.iter().map(HeaderValue::as_bytes).collect::<Vec<_>>().join(&b","[..]);
-        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        // Repeated headers arrive joined with ","; a single value is shared, not copied.
+        if let Some(v) = join_values(values.iter(), b",") {
             headers.insert(name.clone(), v);
         }
     }

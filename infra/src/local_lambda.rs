@@ -135,7 +135,8 @@ impl LocalFunction {
                 }
             })
         };
-        Ok(Self { queue: tx, runtime_api, _tasks: vec![AbortOnDrop(server), AbortOnDrop(supervisor)] })
+        // Supervisor first: dropping it kills the process before its Runtime API goes away.
+        Ok(Self { queue: tx, runtime_api, _tasks: vec![AbortOnDrop(supervisor), AbortOnDrop(server)] })
     }
 
     /// Where this function's Runtime API listens (`AWS_LAMBDA_RUNTIME_API`).

@@ -222,18 +222,23 @@ pub fn render(origin: Origin, response: GatewayResponse) -> GatewayEventResponse
 fn join_repeated(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.keys_len());
     for name in headers.keys() {
-        let mut values = headers.get_all(name).iter();
-        let Some(first) = values.next() else { continue };
-        let mut joined = first.as_bytes().to_vec();
-        for v in values {
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(v.as_bytes());
-        }
-        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        if let Some(v) = join_values(headers.get_all(name).iter(), b", ") {
             out.insert(name.clone(), v);
         }
     }
     out
+}
+
+/// One header value from several, joined with `separator`. A lone value is returned as is (no copy).
+pub fn join_values<'a>(mut values: impl Iterator<Item = &'a HeaderValue>, separator: &[u8]) -> Option<HeaderValue> {
+    let first = values.next()?;
+    let Some(second) = values.next() else { return Some(first.clone()) };
+    let mut joined = first.as_bytes().to_vec();
+    for v in std::iter::once(second).chain(values) {
+        joined.extend_from_slice(separator);
+        joined.extend_from_slice(v.as_bytes());
+    }
+    HeaderValue::from_bytes(&joined).ok()
 }
 
 #[cfg(test)]
