@@ -10,7 +10,7 @@ use aws_lambda_events::{
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header, request::Parts};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
-use tollgate_core::event::{body, join_values};
+use tollgate_core::event::{body, join_values, time::request_time};
 
 /// Builds the event a Function URL would deliver for this request.
 pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketAddr) -> ApiGatewayV2httpRequest {
@@ -32,9 +32,10 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
     }
     let trace = format!("Root=1-{:08x}-{}", now.timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]);
     // Like other AWS front doors, append the peer to any X-Forwarded-For the client sent.
+    let peer_ip = peer.ip().to_string();
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {}", peer.ip()),
-        None => peer.ip().to_string(),
+        Some(previous) => format!("{previous}, {peer_ip}"),
+        None => peer_ip.clone(),
     };
     for (name, value) in [
         ("x-forwarded-for", forwarded_for),
@@ -70,12 +71,12 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
     ctx.domain_prefix = domain.split('.').next().map(str::to_owned);
     ctx.domain_name = Some(domain);
     ctx.request_id = Some(uuid::Uuid::new_v4().to_string());
-    ctx.time = Some(now.format("%d/%b/%Y:%H:%M:%S %z").to_string());
     ctx.time_epoch = now.timestamp_millis();
+    ctx.time = Some(request_time(ctx.time_epoch));
     ctx.http.method = parts.method.clone();
     ctx.http.path = Some(parts.uri.path().to_owned());
     ctx.http.protocol = Some(format!("{:?}", parts.version));
-    ctx.http.source_ip = Some(peer.ip().to_string());
+    ctx.http.source_ip = Some(peer_ip);
     ctx.http.user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     ev
 }

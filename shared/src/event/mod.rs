@@ -6,6 +6,7 @@
 //! request, and the pipeline's admit stage answers it with a 400 in API Gateway's shape.
 
 pub mod body;
+pub mod time;
 
 use aws_lambda_events::apigw::{
     ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,

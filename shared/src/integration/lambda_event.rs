@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::{
     config::PayloadVersion,
-    event::body,
+    event::{body, time::request_time},
     pipeline::{IntegrationContext, Matched},
     request::GatewayRequest,
 };
@@ -21,8 +21,7 @@ pub fn build(
     route_key: &str,
     context: &IntegrationContext,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let time = chrono::DateTime::from_timestamp_millis(request.time_epoch_ms).unwrap_or_default();
-    let common = Common::new(request, matched, context, time);
+    let common = Common::new(request, matched, context);
     match version {
         PayloadVersion::V2 => serde_json::to_vec(&v2(request, route_key, context, &common)),
         PayloadVersion::V1 => serde_json::to_vec(&v1(request, route_key, context, &common)),
@@ -43,12 +42,7 @@ struct Common<'a> {
 }
 
 impl<'a> Common<'a> {
-    fn new(
-        request: &'a GatewayRequest,
-        matched: &'a Matched,
-        context: &'a IntegrationContext,
-        time: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
+    fn new(request: &'a GatewayRequest, matched: &'a Matched, context: &'a IntegrationContext) -> Self {
         let domain_name = request.domain_name.as_deref().unwrap_or("localhost");
         let staged_path = if context.stage == "$default" {
             request.raw_path.clone()
@@ -63,7 +57,7 @@ impl<'a> Common<'a> {
             query: form_urlencoded::parse(request.raw_query.as_bytes()).into_owned().collect(),
             domain_name,
             domain_prefix: domain_name.split('.').next().unwrap_or(domain_name),
-            request_time: time.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            request_time: request_time(request.time_epoch_ms),
             staged_path,
         }
     }
