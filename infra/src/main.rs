@@ -1,6 +1,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tollgate::serve::{ServeOptions, Server};
 
 /// Tollgate: an API gateway that runs on AWS Lambda, and whole on one machine.
