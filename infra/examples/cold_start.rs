@@ -1,8 +1,10 @@
 //! Cold start: from process start to the first response, under a Lambda Runtime API (tollgate's local one),
 //! for the router and for a baseline function measured in the same run, interleaved.
 //!
-//! Usage: cold_start ROUTER_BINARY BASELINE_BINARY DEFINITION STAGE [RUNS]
-//! The router serves `GET /health` of DEFINITION; the baseline answers the same event.
+//! Usage (release builds of the router, examples/hello-backend and this program):
+//!   cold_start target/release/router target/release/hello-backend deploy/gateway.yaml prod 20
+//! Arguments: ROUTER BASELINE DEFINITION STAGE [RUNS]. The router serves `GET /health` of DEFINITION (a
+//! mock in both example definitions); the baseline answers the same event.
 
 use std::{collections::BTreeMap, path::PathBuf, time::Instant};
 
