@@ -329,6 +329,21 @@ async fn concurrent_requests_are_all_answered() {
     }
 }
 
+/// `--config gateway.yaml` (no folder): local functions run from the current directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_config_file_name_runs_local_functions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("gateway.yaml"), lambda_definition(1000)).expect("write");
+    // The test's working directory is the crate's; copy the definition there under a unique name.
+    let name = format!("bare-{}.yaml", std::process::id());
+    std::fs::copy(dir.path().join("gateway.yaml"), &name).expect("copy");
+    let started = Server::start(&ServeOptions { config: name.clone().into(), port: 0, stage: None }).await;
+    let _ = std::fs::remove_file(&name);
+    let server = started.expect("serve starts with a bare file name");
+    let r = reqwest::get(format!("http://{}/fn/echo", server.addr)).await.expect("request");
+    assert_eq!(r.status(), 200);
+}
+
 #[test]
 fn every_example_definition_loads() {
     let examples = tollgate_tests::repo_root().join("examples");

@@ -54,7 +54,11 @@ impl Server {
     /// Loads the definition, starts its local functions, and listens on 127.0.0.1.
     pub async fn start(options: &ServeOptions) -> anyhow::Result<Self> {
         let definition = Definition::load(&options.config, options.stage.as_deref())?;
-        let dir = options.config.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Local function commands run from the definition's folder ("." for a bare file name).
+        let dir = match options.config.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let backends = backends(&definition, &dir).await?;
         let gateway = Gateway::new(&definition, &backends)?;
 
