@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
             let server = Server::start(&ServeOptions { config, port, stage }).await?;
             // The one line a person (or a script) waits for before sending requests.
             println!("tollgate serving on http://{}", server.addr);
-            server.run_until_ctrl_c().await
+            server.run_until_stopped().await
         }
     }
 }

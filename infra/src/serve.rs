@@ -82,9 +82,13 @@ impl Server {
         Ok(Self { addr, task, shutdown: Some(shutdown) })
     }
 
-    /// Serves until the process is interrupted.
-    pub async fn run_until_ctrl_c(mut self) -> anyhow::Result<()> {
-        tokio::signal::ctrl_c().await?;
+    /// Serves until the process gets Ctrl-C (SIGINT) or SIGTERM, then stops its local functions.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = terminate.recv() => {}
+        }
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
