@@ -16,7 +16,7 @@ use axum::{
 };
 use tollgate_core::{
     Gateway,
-    config::{Definition, IntegrationSpec},
+    config::Definition,
     error::GatewayError,
     event::{GatewayEvent, GatewayEventResponse, render},
     integration::{Backends, HttpClient, Invoker, SdkInvoker, sdk_config_loader},
@@ -105,14 +105,7 @@ impl Drop for Server {
 
 /// The clients the definition needs; Lambda functions named under `local.functions` run on this machine.
 async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backends> {
-    let lambda_functions: Vec<&str> = definition
-        .routes
-        .iter()
-        .filter_map(|r| match &r.integration {
-            IntegrationSpec::Lambda { function, .. } => Some(function.as_str()),
-            _ => None,
-        })
-        .collect();
+    let lambda_functions: Vec<&str> = definition.lambda_functions().collect();
     let mut functions = HashMap::new();
     for (name, spec) in &definition.local.functions {
         tracing::info!(function = %name, command = ?spec.command, "starting local function");
@@ -125,8 +118,7 @@ async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backend
     let remote = if needs_remote { Some(Arc::new(remote_invoker().await) as Arc<dyn Invoker>) } else { None };
     let lambda =
         (!lambda_functions.is_empty()).then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
-    let needs_http = definition.routes.iter().any(|r| matches!(r.integration, IntegrationSpec::Http { .. }));
-    let http = if needs_http { Some(HttpClient::new()?) } else { None };
+    let http = if definition.uses_http() { Some(HttpClient::new()?) } else { None };
     Ok(Backends { lambda, http })
 }
 

@@ -213,6 +213,21 @@ impl Definition {
     }
 }
 
+impl Definition {
+    /// The functions the Lambda routes name (as written: name, `name:alias` or ARN), one per route.
+    pub fn lambda_functions(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().filter_map(|r| match &r.integration {
+            IntegrationSpec::Lambda { function, .. } => Some(function.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Whether any route has an HTTP integration (and so needs an HTTP client).
+    pub fn uses_http(&self) -> bool {
+        self.routes.iter().any(|r| matches!(r.integration, IntegrationSpec::Http { .. }))
+    }
+}
+
 fn pick_stage(file: &GatewayFile, wanted: Option<&str>) -> Result<(String, BTreeMap<String, String>), ConfigError> {
     match wanted {
         Some(name) => match file.stages.get(name) {

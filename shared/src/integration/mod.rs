@@ -37,13 +37,12 @@ pub struct MissingBackend {
 impl Backends {
     /// Builds the clients `definition` needs: the AWS SDK's Lambda client, the HTTP client.
     pub async fn for_definition(definition: &Definition) -> Result<Self, std::io::Error> {
-        let needs = |f: fn(&IntegrationSpec) -> bool| definition.routes.iter().any(|r| f(&r.integration));
-        let lambda = if needs(|i| matches!(i, IntegrationSpec::Lambda { .. })) {
+        let lambda = if definition.lambda_functions().next().is_some() {
             Some(Arc::new(SdkInvoker::from_env().await) as Arc<dyn Invoker>)
         } else {
             None
         };
-        let http = if needs(|i| matches!(i, IntegrationSpec::Http { .. })) { Some(HttpClient::new()?) } else { None };
+        let http = if definition.uses_http() { Some(HttpClient::new()?) } else { None };
         Ok(Self { lambda, http })
     }
 }
