@@ -1,5 +1,7 @@
-//! The `tollgate` command line: the local front door and, over time, table and key administration.
+//! The `tollgate` command line: the local front door, and administration of keys, plans, usage and tables.
 
+pub mod admin;
 pub mod function_url;
 pub mod local_lambda;
 pub mod serve;
+pub mod store;

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tollgate::serve::{ServeOptions, Server};
+use tollgate::{
+    admin::{self, KeysCommand, Output, PlansCommand, TablesCommand, UsageCommand},
+    serve::{ServeOptions, Server},
+    store::StoreArgs,
+};
 
 /// Tollgate: an API gateway that runs on AWS Lambda, and whole on one machine.
 #[derive(Parser)]
@@ -12,6 +16,10 @@ use tollgate::serve::{ServeOptions, Server};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[derive(Subcommand)]
@@ -28,6 +36,18 @@ enum Command {
         #[arg(long, env = "TOLLGATE_STAGE")]
         stage: Option<String>,
     },
+    /// API keys: create, list, get, update, roll, disable, delete.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Usage plans: create, list, get, update, delete, add-key, remove-key.
+    #[command(subcommand)]
+    Plans(PlansCommand),
+    /// Usage per key per day, and extra quota grants.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+    /// DynamoDB table set-up.
+    #[command(subcommand)]
+    Tables(TablesCommand),
 }
 
 #[tokio::main]
@@ -39,12 +59,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| "info".into()))
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::Serve { config, port, stage } => {
-            let server = Server::start(&ServeOptions { config, port, stage }).await?;
+            let server = Server::start(&ServeOptions { config, port, stage, store: cli.store }).await?;
             // The one line a person (or a script) waits for before sending requests.
             println!("tollgate serving on http://{}", server.addr);
             server.run_until_stopped().await
         }
+        Command::Keys(c) => admin::keys(c, &cli.store, &cli.output).await,
+        Command::Plans(c) => admin::plans(c, &cli.store, &cli.output).await,
+        Command::Usage(c) => admin::usage(c, &cli.store, &cli.output).await,
+        Command::Tables(c) => admin::tables(c, &cli.store).await,
     }
 }

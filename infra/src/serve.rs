@@ -26,6 +26,7 @@ use tollgate_core::{
 
 use crate::{
     function_url,
+    store::StoreArgs,
     local_lambda::{LocalFunction, LocalInvoker, function_name},
 };
 
@@ -36,6 +37,8 @@ pub struct ServeOptions {
     /// 0 picks a free port.
     pub port: u16,
     pub stage: Option<String>,
+    /// Keys, plans and usage: the embedded file by default.
+    pub store: StoreArgs,
 }
 
 /// A running front door. Dropping it stops the server and any local functions.
@@ -59,7 +62,8 @@ impl Server {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let backends = backends(&definition, &dir).await?;
+        let mut backends = backends(&definition, &dir).await?;
+        backends.store = Some(options.store.open().await?.shared());
         let gateway = Gateway::new(&definition, &backends)?;
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
@@ -119,7 +123,7 @@ async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backend
     let lambda =
         (!lambda_functions.is_empty()).then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
     let http = if definition.uses_http() { Some(HttpClient::new()?) } else { None };
-    Ok(Backends { lambda, http })
+    Ok(Backends { lambda, http, ..Backends::default() })
 }
 
 /// An SDK client for functions that are not local. With `AWS_ENDPOINT_URL_LAMBDA` (e.g. `cargo lambda

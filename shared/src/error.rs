@@ -5,6 +5,15 @@
 
 use http::StatusCode;
 
+/// What the `RateLimit-*` and `Retry-After` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the limit resets (a token conforms again, or the quota period ends).
+    pub reset_secs: u64,
+}
+
 /// Why a request did not reach a normal integration response.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -17,6 +26,16 @@ pub enum GatewayError {
     /// Body over 10 MB, headers over 10 240 bytes, or a Lambda payload over 6 MB.
     #[error("request too large: {0}")]
     RequestTooLarge(String),
+    /// Missing, unknown, disabled or expired API key, or none of its plans covers the stage. The reason is for
+    /// the log; the client only hears "Forbidden", as from API Gateway.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// A throttle refused the request.
+    #[error("throttled")]
+    Throttled(RateLimit),
+    /// The key's quota for the period is spent.
+    #[error("quota exceeded")]
+    QuotaExceeded(RateLimit),
     /// The integration did not answer within its timeout.
     #[error("integration timed out after {0} ms")]
     IntegrationTimeout(u64),
@@ -38,6 +57,8 @@ impl GatewayError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Throttled(_) | Self::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IntegrationTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -50,6 +71,9 @@ impl GatewayError {
             Self::NotFound => "Not Found",
             Self::BadRequest(_) => "Bad Request",
             Self::RequestTooLarge(_) => "Request Too Long",
+            Self::Forbidden(_) => "Forbidden",
+            Self::Throttled(_) => "Too Many Requests",
+            Self::QuotaExceeded(_) => "Limit Exceeded",
             Self::IntegrationTimeout(_) => "Endpoint request timed out",
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) | Self::Internal(_) => {
                 "Internal server error"
@@ -63,10 +87,23 @@ impl GatewayError {
             Self::NotFound => "NotFoundException",
             Self::BadRequest(_) => "BadRequestException",
             Self::RequestTooLarge(_) => "RequestEntityTooLargeException",
+            Self::Forbidden(_) => "ForbiddenException",
+            Self::Throttled(_) => "TooManyRequestsException",
+            Self::QuotaExceeded(_) => "LimitExceededException",
             Self::IntegrationTimeout(_) => "IntegrationTimeoutException",
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) | Self::Internal(_) => {
                 "InternalServerErrorException"
             }
+        }
+    }
+}
+
+impl GatewayError {
+    /// The rate-limit facts a 429 carries.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        match self {
+            Self::Throttled(r) | Self::QuotaExceeded(r) => Some(*r),
+            _ => None,
         }
     }
 }

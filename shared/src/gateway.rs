@@ -51,6 +51,11 @@ impl Gateway {
         event::render(origin, response)
     }
 
+    /// This instance's usage-plan meter, if the definition meters anything.
+    pub fn meter(&self) -> Option<&std::sync::Arc<crate::usage::meter::Meter>> {
+        self.pipeline.meter()
+    }
+
     /// Answers one request already in the gateway's own form (benchmarks and embedding).
     pub async fn handle_request(&self, request: GatewayRequest) -> GatewayResponse {
         self.pipeline.run(request).await

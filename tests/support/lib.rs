@@ -42,7 +42,7 @@ impl Invoker for EchoFunction {
 pub fn echo_gateway(yaml: &str) -> Gateway {
     let definition = Definition::from_yaml(yaml, None).expect("test definition");
     let backends =
-        Backends { lambda: Some(Arc::new(EchoFunction)), http: Some(HttpClient::new().expect("http client")) };
+        Backends { lambda: Some(Arc::new(EchoFunction)), http: Some(HttpClient::new().expect("http client")), ..Backends::default() };
     Gateway::new(&definition, &backends).expect("gateway")
 }
 

@@ -15,6 +15,8 @@ use serde::Deserialize;
 pub use route_key::{RouteKey, Segment};
 pub use template::Piece;
 
+use crate::usage::Throttle;
+
 /// API Gateway's integration timeout bounds for HTTP APIs: 50 ms to 30 s.
 pub const MIN_TIMEOUT_MS: u64 = 50;
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
@@ -46,9 +48,48 @@ pub struct GatewayFile {
     pub stages: BTreeMap<String, StageFile>,
     /// Route key to route.
     pub routes: BTreeMap<String, RouteFile>,
+    /// Where API keys come from and how long their records are cached.
+    #[serde(default)]
+    pub api_keys: ApiKeysFile,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,
+}
+
+/// Where a route that requires an API key finds it (API Gateway's `apiKeySource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ApiKeySource {
+    /// The `x-api-key` header.
+    #[default]
+    Header,
+    /// The `usageIdentifierKey` a Lambda authorizer returned.
+    Authorizer,
+}
+
+/// Default for how long a key or plan record is trusted before it is read again.
+pub const DEFAULT_KEY_CACHE_SECS: u32 = 10;
+/// Longest allowed key cache: API Gateway's authorizer cache limit.
+pub const MAX_KEY_CACHE_SECS: u32 = 3_600;
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiKeysFile {
+    #[serde(default)]
+    pub source: ApiKeySource,
+    /// How long a revoked or changed key may still be honoured by an instance that read it.
+    #[serde(default = "default_key_cache")]
+    pub cache_seconds: u32,
+}
+
+impl Default for ApiKeysFile {
+    fn default() -> Self {
+        Self { source: ApiKeySource::Header, cache_seconds: DEFAULT_KEY_CACHE_SECS }
+    }
+}
+
+fn default_key_cache() -> u32 {
+    DEFAULT_KEY_CACHE_SECS
 }
 
 /// How `tollgate serve` runs Lambda functions on this machine.
@@ -79,12 +120,24 @@ fn default_name() -> String {
 pub struct StageFile {
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// A throttle over every request to the stage (API Gateway's account-level limit, per stage here).
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    /// Default throttle of each route of the stage, unless the route sets its own.
+    #[serde(default)]
+    pub route_throttle: Option<Throttle>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RouteFile {
     pub integration: IntegrationFile,
+    /// Requests must carry an API key that belongs to a usage plan of the stage.
+    #[serde(default)]
+    pub api_key_required: bool,
+    /// This route's throttle in every stage (over all callers), instead of the stage's `routeThrottle`.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +207,9 @@ pub struct RouteSpec {
     pub key_text: String,
     pub key: RouteKey,
     pub integration: IntegrationSpec,
+    pub api_key_required: bool,
+    /// The route's own throttle, or the stage's default route throttle.
+    pub throttle: Option<Throttle>,
 }
 
 /// A checked definition for one stage.
@@ -163,6 +219,9 @@ pub struct Definition {
     pub stage: String,
     pub stage_variables: BTreeMap<String, String>,
     pub routes: Vec<RouteSpec>,
+    pub api_keys: ApiKeysFile,
+    /// Throttle over every request to this stage.
+    pub stage_throttle: Option<Throttle>,
     /// Local function commands for `tollgate serve`.
     pub local: LocalFile,
 }
@@ -189,11 +248,17 @@ impl Definition {
         if file.routes.is_empty() {
             return Err(ConfigError::Parse("the definition has no routes".to_owned()));
         }
+        let stage_file = file.stages.get(&stage);
+        let route_default = stage_file.and_then(|s| s.route_throttle);
         let mut routes = Vec::with_capacity(file.routes.len());
         for (key_text, route) in &file.routes {
-            let spec = compile_route(key_text, route, &variables)
+            let mut spec = compile_route(key_text, route, &variables)
                 .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
+            spec.throttle = spec.throttle.or(route_default);
             routes.push(spec);
+        }
+        if !(1..=MAX_KEY_CACHE_SECS).contains(&file.api_keys.cache_seconds) {
+            return Err(ConfigError::Parse(format!("apiKeys.cacheSeconds must be 1-{MAX_KEY_CACHE_SECS}")));
         }
         // Check every other stage too, so a definition that works in `dev` cannot hide a break in `prod`.
         for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
@@ -209,7 +274,16 @@ impl Definition {
                 return Err(ConfigError::Parse(format!("local function {name:?}: command must name a program")));
             }
         }
-        Ok(Self { api_name: file.name, stage, stage_variables: variables, routes, local: file.local })
+        let stage_throttle = stage_file.and_then(|s| s.throttle);
+        Ok(Self {
+            api_name: file.name,
+            stage,
+            stage_variables: variables,
+            routes,
+            api_keys: file.api_keys,
+            stage_throttle,
+            local: file.local,
+        })
     }
 }
 
@@ -220,6 +294,11 @@ impl Definition {
             IntegrationSpec::Lambda { function, .. } => Some(function.as_str()),
             _ => None,
         })
+    }
+
+    /// Whether requests need the usage-plan store: a route requires a key or any throttle is set.
+    pub fn uses_store(&self) -> bool {
+        self.stage_throttle.is_some() || self.routes.iter().any(|r| r.api_key_required || r.throttle.is_some())
     }
 
     /// Whether any route has an HTTP integration (and so needs an HTTP client).
@@ -265,6 +344,9 @@ fn check_stage(name: &str, stage: &StageFile) -> Result<(), String> {
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     if !name_ok {
         return Err("a stage name is 1-128 letters, digits, '-' or '_' (or $default)".to_owned());
+    }
+    for throttle in stage.throttle.iter().chain(&stage.route_throttle) {
+        throttle.check()?;
     }
     if stage.variables.len() > 100 {
         return Err("more than 100 stage variables".to_owned());
@@ -336,7 +418,16 @@ fn compile_route(key_text: &str, route: &RouteFile, vars: &BTreeMap<String, Stri
             IntegrationSpec::Mock { status, headers: map, body: bytes::Bytes::from(body.clone()) }
         }
     };
-    Ok(RouteSpec { key_text: key_text.to_owned(), key, integration })
+    if let Some(t) = &route.throttle {
+        t.check().map_err(|e| format!("throttle: {e}"))?;
+    }
+    Ok(RouteSpec {
+        key_text: key_text.to_owned(),
+        key,
+        integration,
+        api_key_required: route.api_key_required,
+        throttle: route.throttle,
+    })
 }
 
 fn check_timeout(ms: u64) -> Result<Duration, String> {

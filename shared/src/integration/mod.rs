@@ -10,7 +10,12 @@ pub mod mock;
 use std::sync::Arc;
 
 use crate::{
+    clock::SharedClock,
     config::{Definition, IntegrationSpec},
+    store::{
+        Store,
+        dynamo::{DynamoOptions, DynamoStore},
+    },
     error::GatewayError,
     pipeline::{IntegrationContext, Matched},
     request::{GatewayRequest, GatewayResponse},
@@ -24,6 +29,10 @@ pub use lambda::{InvokeError, InvokeFuture, InvokeOutput, Invoker, SdkInvoker, s
 pub struct Backends {
     pub lambda: Option<Arc<dyn Invoker>>,
     pub http: Option<HttpClient>,
+    /// Keys, plans and metering state, for definitions that require API keys or throttle.
+    pub store: Option<Arc<dyn Store>>,
+    /// The meter's clock; the system clock when `None` (tests inject one).
+    pub clock: Option<SharedClock>,
 }
 
 /// A definition uses an integration kind whose client was not provided.
@@ -35,7 +44,8 @@ pub struct MissingBackend {
 }
 
 impl Backends {
-    /// Builds the clients `definition` needs: the AWS SDK's Lambda client, the HTTP client.
+    /// Builds the clients `definition` needs: the AWS SDK's Lambda client, the HTTP client, and the DynamoDB
+    /// store named by `TOLLGATE_TABLE` (with `AWS_ENDPOINT_URL_DYNAMODB` honoured, for a local server).
     pub async fn for_definition(definition: &Definition) -> Result<Self, std::io::Error> {
         let lambda = if definition.lambda_functions().next().is_some() {
             Some(Arc::new(SdkInvoker::from_env().await) as Arc<dyn Invoker>)
@@ -43,7 +53,19 @@ impl Backends {
             None
         };
         let http = if definition.uses_http() { Some(HttpClient::new()?) } else { None };
-        Ok(Self { lambda, http })
+        let store = if definition.uses_store() {
+            let table = std::env::var("TOLLGATE_TABLE").ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the definition requires API keys or throttles: set TOLLGATE_TABLE to the DynamoDB table",
+                )
+            })?;
+            let options = DynamoOptions { table, endpoint: None };
+            Some(Arc::new(DynamoStore::connect(&options).await) as Arc<dyn Store>)
+        } else {
+            None
+        };
+        Ok(Self { lambda, http, store, clock: None })
     }
 }
 

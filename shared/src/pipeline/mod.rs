@@ -6,10 +6,13 @@
 //! |---|-------|------|--------------------------|
 //! | 1 | admit: well-formed and within API Gateway's size limits | `admit.rs` | 400, 413 |
 //! | 2 | route: select the route in API Gateway's order | `route.rs` | 404 |
-//! | – | policy, authenticate, meter, validate, cache: slots below, filled by later work | – | 403, 401, 429, 400, cached 200 |
-//! | 3 | integrate: Lambda, HTTP or mock | `integrate.rs` | 502, 504 |
-//! | 4 | respond: error bodies, request id headers | `respond.rs` | – |
-//! | 5 | access log: one JSON line, always | `access_log.rs` | – |
+//! | – | policy, authenticate: slots below, filled by later work | – | 403, 401 |
+//! | 3 | API key: the caller's key and usage plan, on routes that require one | `api_key.rs` | 403, 500 |
+//! | 4 | meter: throttles, then quota | `meter.rs` | 429, 500 |
+//! | – | validate, cache: slots below, filled by later work | – | 400, cached 200 |
+//! | 5 | integrate: Lambda, HTTP or mock | `integrate.rs` | 502, 504 |
+//! | 6 | respond: error bodies, request id and rate-limit headers | `respond.rs` | – |
+//! | 7 | access log: one JSON line, always | `access_log.rs` | – |
 //!
 //! Stages never call each other. A stage returns `Ok(Flow::Continue)`, `Ok(Flow::Respond(..))` to answer
 //! without going further (a cache hit will), or `Err(GatewayError)`, which respond turns into API Gateway's
@@ -17,7 +20,9 @@
 
 mod access_log;
 mod admit;
+mod api_key;
 mod integrate;
+mod meter;
 mod respond;
 mod route;
 
@@ -26,10 +31,12 @@ use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 
 use crate::{
+    clock::MICROS_PER_SEC,
     config::{Definition, RouteSpec},
-    error::GatewayError,
+    error::{GatewayError, RateLimit},
     integration::Backends,
     request::{GatewayRequest, GatewayResponse},
+    usage::meter::{Caller, Meter, Refusal},
 };
 
 pub use admit::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
@@ -62,11 +69,41 @@ pub struct Exchange {
     pub integration_latency: Option<Duration>,
     /// The status the integration answered with, before any mapping.
     pub integration_status: Option<u16>,
+    /// The API key an authorizer named (`usageIdentifierKey`), for `apiKeys.source: AUTHORIZER`.
+    pub usage_identifier_key: Option<String>,
+    /// The caller's key and plan, once the API key stage found them.
+    pub caller: Option<Caller>,
+    /// The quota state to report in `RateLimit-*` headers.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Exchange {
     pub fn new(request: GatewayRequest) -> Self {
-        Self { request, matched: None, received: Instant::now(), integration_latency: None, integration_status: None }
+        Self {
+            request,
+            matched: None,
+            received: Instant::now(),
+            integration_latency: None,
+            integration_status: None,
+            usage_identifier_key: None,
+            caller: None,
+            rate_limit: None,
+        }
+    }
+}
+
+/// The error a meter refusal is answered with.
+fn refusal(meter: &Meter, refusal: Refusal) -> GatewayError {
+    let secs_until = |at_us: i64| u64::try_from((at_us - meter.now_us()).max(0)).unwrap_or(0).div_ceil(MICROS_PER_SEC.unsigned_abs());
+    match refusal {
+        Refusal::Forbidden(why) => GatewayError::Forbidden(why),
+        Refusal::Throttled { retry_at_us, burst } => {
+            GatewayError::Throttled(RateLimit { limit: u64::from(burst), remaining: 0, reset_secs: secs_until(retry_at_us) })
+        }
+        Refusal::QuotaExceeded { limit, resets_at_ms } => {
+            GatewayError::QuotaExceeded(RateLimit { limit, remaining: 0, reset_secs: secs_until(resets_at_ms * 1_000) })
+        }
+        Refusal::StoreDown(detail) => GatewayError::Internal(format!("usage plan store: {detail}")),
     }
 }
 
@@ -75,7 +112,10 @@ pub struct Pipeline {
     routes: Arc<[RouteSpec]>,
     admit: admit::Admit,
     route: route::Route,
+    api_key: api_key::ApiKey,
+    meter: meter::MeterStage,
     integrate: integrate::Integrate,
+    usage: Option<Arc<Meter>>,
 }
 
 /// Why a pipeline could not be built from a definition.
@@ -85,17 +125,35 @@ pub enum BuildError {
     Routes(#[from] crate::route_table::RouteTableError),
     #[error(transparent)]
     Backend(#[from] crate::integration::MissingBackend),
+    #[error("routes require API keys or throttles, and no usage-plan store was configured")]
+    NoStore,
 }
 
 impl Pipeline {
     pub fn new(definition: &Definition, backends: &Backends) -> Result<Self, BuildError> {
         let routes: Arc<[RouteSpec]> = definition.routes.clone().into();
+        let usage = match (&backends.store, definition.uses_store()) {
+            (Some(store), _) => {
+                let clock = backends.clock.clone().unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
+                Some(Arc::new(Meter::new(Arc::clone(store), clock, definition.api_keys.cache_seconds)))
+            }
+            (None, true) => return Err(BuildError::NoStore),
+            (None, false) => None,
+        };
         Ok(Self {
             admit: admit::Admit,
             route: route::Route::new(&routes)?,
+            api_key: api_key::ApiKey::new(definition, usage.clone()),
+            meter: meter::MeterStage::new(definition, usage.clone()),
             integrate: integrate::Integrate::new(definition, backends)?,
             routes,
+            usage,
         })
+    }
+
+    /// This instance's meter, when the definition meters anything.
+    pub fn meter(&self) -> Option<&Arc<Meter>> {
+        self.usage.as_ref()
     }
 
     /// Runs one request through every stage and returns the response to send.
@@ -117,8 +175,14 @@ impl Pipeline {
         if let Flow::Respond(r) = self.route.run(ex)? {
             return Ok(r);
         }
-        // Slots, in API Gateway's order, for the stages later work adds: resource policy (403), authorizers
-        // (401/403), usage-plan metering (403/429), request validation (400), response cache (may respond).
+        // Slots, in API Gateway's order, for stages later work adds: resource policy (403), authorizers (401/403).
+        if let Flow::Respond(r) = self.api_key.run(ex).await? {
+            return Ok(r);
+        }
+        if let Flow::Respond(r) = self.meter.run(ex).await? {
+            return Ok(r);
+        }
+        // Slots for request validation (400) and the response cache (may respond).
         self.integrate.run(ex).await
     }
 }

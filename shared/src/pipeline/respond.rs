@@ -5,7 +5,10 @@
 use http::{HeaderMap, HeaderValue, header};
 
 use super::Exchange;
-use crate::{error::GatewayError, request::GatewayResponse};
+use crate::{
+    error::{GatewayError, RateLimit},
+    request::GatewayResponse,
+};
 
 pub(super) fn shape(
     ex: &Exchange,
@@ -15,6 +18,9 @@ pub(super) fn shape(
         Ok(response) => (response, None),
         Err(error) => (error_response(&error), Some(error)),
     };
+    if let Some(limit) = ex.rate_limit.filter(|_| error.is_none()) {
+        rate_limit_headers(&mut response.headers, limit);
+    }
     if let Ok(id) = HeaderValue::try_from(ex.request.request_id.as_str()) {
         response.headers.insert("x-amzn-requestid", id.clone());
         response.headers.insert("apigw-requestid", id);
@@ -27,6 +33,17 @@ pub fn error_response(error: &GatewayError) -> GatewayResponse {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert("x-amzn-errortype", HeaderValue::from_static(error.error_type()));
+    if let Some(limit) = error.rate_limit() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(limit.reset_secs.max(1)));
+        rate_limit_headers(&mut headers, limit);
+    }
     let body = serde_json::json!({ "message": error.message() }).to_string();
     GatewayResponse::new(error.status(), headers, body)
+}
+
+/// The IETF `RateLimit-*` fields (draft-ietf-httpapi-ratelimit-headers), as separate headers.
+fn rate_limit_headers(headers: &mut HeaderMap, limit: RateLimit) {
+    headers.insert("ratelimit-limit", HeaderValue::from(limit.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(limit.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(limit.reset_secs));
 }

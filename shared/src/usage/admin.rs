@@ -1,0 +1,458 @@
+//! Key and plan administration over any store: what the meter function's API and the `tollgate` CLI both do.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiKey, FailMode, KeyHash, KeyValueRef, Plan, Quota, Throttle, check_name, key_value, new_id, period};
+use crate::store::{Kind, Page, QuotaCounter, Store, StoreError, decode, encode};
+
+/// Records stay well under DynamoDB's 1 KB write unit.
+pub const MAX_RECORD_BYTES: usize = 900;
+/// Longest a rolled-away value may keep working: one week.
+pub const MAX_GRACE_SECS: u64 = 7 * 86_400;
+/// API Gateway's limit on usage plans per key.
+pub const MAX_PLANS_PER_KEY: usize = 10;
+/// Longest usage report, in days (API Gateway allows 90 days back).
+pub const MAX_REPORT_DAYS: u64 = 90;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::NotFound(m) => Self::NotFound(m),
+            other => Self::Store(other),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, AdminError>;
+
+/// A new key's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewKey {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Import this value instead of generating one.
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub plans: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A field that is present, even as `null`, is `Some`: `Some(None)` clears it, absence leaves it alone.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A change to a key: only the fields given change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// `Some(None)` (JSON `null`) removes the expiry.
+    #[serde(default, deserialize_with = "present")]
+    pub expires_at_ms: Option<Option<i64>>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A plan's settings, for create and for replace.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanInput {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub stages: Vec<String>,
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    #[serde(default)]
+    pub route_throttles: BTreeMap<String, Throttle>,
+    #[serde(default)]
+    pub quota: Option<Quota>,
+    #[serde(default)]
+    pub on_store_error: FailMode,
+}
+
+/// API Gateway's GetUsage answer: per key, one `[used, remaining]` pair per day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageReport {
+    pub usage_plan_id: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub values: BTreeMap<String, Vec<(i64, Option<i64>)>>,
+}
+
+pub struct Admin<'s> {
+    store: &'s dyn Store,
+    now_ms: i64,
+}
+
+impl<'s> Admin<'s> {
+    pub fn new(store: &'s dyn Store, now_ms: i64) -> Self {
+        Self { store, now_ms }
+    }
+
+    // ===== keys =====
+
+    /// Creates a key and returns it with its value, which is shown this once and never stored.
+    pub async fn create_key(&self, new: NewKey) -> Result<(ApiKey, String)> {
+        check_name(&new.name).map_err(AdminError::BadRequest)?;
+        let value = match new.value {
+            Some(v) => {
+                key_value::check_imported(&v).map_err(AdminError::BadRequest)?;
+                v
+            }
+            None => key_value::generate(),
+        };
+        if new.plans.len() > MAX_PLANS_PER_KEY {
+            return Err(AdminError::BadRequest(format!("a key may be in at most {MAX_PLANS_PER_KEY} plans")));
+        }
+        let mut key = ApiKey {
+            id: new_id(),
+            name: new.name,
+            description: new.description,
+            enabled: new.enabled,
+            expires_at_ms: new.expires_at_ms,
+            tags: new.tags,
+            plans: Vec::new(),
+            created_at_ms: self.now_ms,
+            values: vec![KeyValueRef { hash: KeyHash::of(&value), not_after_ms: None }],
+            version: 1,
+        };
+        for plan in &new.plans {
+            self.check_can_join(&key, plan).await?;
+            key.plans.push(plan.clone());
+        }
+        let doc = sized(&key)?;
+        let hash = KeyHash::of(&value);
+        // The value first: if the record write then fails, an orphan value opens nothing.
+        self.store.insert_key_value(&hash, &key.id).await.map_err(|e| match e {
+            StoreError::Conflict(_) => AdminError::Conflict("an API key with that value already exists".into()),
+            other => other.into(),
+        })?;
+        if let Err(e) = self.store.put_record(Kind::Key, &key.id, &doc, key.version, None).await {
+            let _ = self.store.delete_key_value(&hash).await;
+            return Err(e.into());
+        }
+        Ok((key, value))
+    }
+
+    pub async fn key(&self, id: &str) -> Result<ApiKey> {
+        self.store.get_key(id).await?.ok_or_else(|| AdminError::NotFound(format!("no API key {id}")))
+    }
+
+    pub async fn list_keys(&self, limit: u32, after: Option<&str>) -> Result<Page<ApiKey>> {
+        let page = self.store.list_records(Kind::Key, limit, after).await?;
+        Ok(Page { items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?, next: page.next })
+    }
+
+    pub async fn update_key(&self, id: &str, patch: KeyPatch) -> Result<ApiKey> {
+        self.change_key(id, |key| {
+            if let Some(name) = patch.name {
+                check_name(&name).map_err(AdminError::BadRequest)?;
+                key.name = name;
+            }
+            if let Some(d) = patch.description {
+                key.description = d;
+            }
+            if let Some(e) = patch.enabled {
+                key.enabled = e;
+            }
+            if let Some(x) = patch.expires_at_ms {
+                key.expires_at_ms = x;
+            }
+            if let Some(t) = patch.tags {
+                key.tags = t;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Gives the key a new value. The old values keep working for `grace_secs`; usage and quota carry over,
+    /// since they belong to the key, not to a value.
+    pub async fn roll_key(&self, id: &str, grace_secs: u64, value: Option<String>) -> Result<(ApiKey, String)> {
+        if grace_secs > MAX_GRACE_SECS {
+            return Err(AdminError::BadRequest(format!("graceSeconds must be at most {MAX_GRACE_SECS}")));
+        }
+        let value = match value {
+            Some(v) => {
+                key_value::check_imported(&v).map_err(AdminError::BadRequest)?;
+                v
+            }
+            None => key_value::generate(),
+        };
+        let key = self.key(id).await?;
+        let hash = KeyHash::of(&value);
+        let not_after = self.now_ms + i64::try_from(grace_secs * 1_000).unwrap_or(i64::MAX);
+        // Order matters for a crash midway: new value, then old values' end, then the record.
+        self.store.insert_key_value(&hash, id).await.map_err(|e| match e {
+            StoreError::Conflict(_) => AdminError::Conflict("an API key with that value already exists".into()),
+            other => other.into(),
+        })?;
+        for old in key.values.iter().filter(|v| v.not_after_ms.is_none_or(|at| at > not_after)) {
+            match self.store.expire_key_value(&old.hash, not_after).await {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let now = self.now_ms;
+        let mut gone = Vec::new();
+        let key = self
+            .change_key(id, |key| {
+                for v in &mut key.values {
+                    v.not_after_ms = Some(v.not_after_ms.map_or(not_after, |at| at.min(not_after)));
+                }
+                // Values past their grace are forgotten here, so the record stays small.
+                key.values.retain(|v| {
+                    let keep = v.not_after_ms.is_none_or(|at| at > now);
+                    if !keep {
+                        gone.push(v.hash.clone());
+                    }
+                    keep
+                });
+                key.values.push(KeyValueRef { hash: hash.clone(), not_after_ms: None });
+                Ok(())
+            })
+            .await?;
+        for old in gone {
+            self.store.delete_key_value(&old).await?;
+        }
+        Ok((key, value))
+    }
+
+    pub async fn delete_key(&self, id: &str) -> Result<()> {
+        let key = self.key(id).await?;
+        // The record first: a value without its record opens nothing.
+        self.store.delete_record(Kind::Key, id).await?;
+        for value in &key.values {
+            self.store.delete_key_value(&value.hash).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds a key to a plan. A key may be in one plan per stage, as in API Gateway.
+    pub async fn add_key_to_plan(&self, key_id: &str, plan_id: &str) -> Result<ApiKey> {
+        let key = self.key(key_id).await?;
+        if key.plans.iter().any(|p| p == plan_id) {
+            return Ok(key);
+        }
+        self.check_can_join(&key, plan_id).await?;
+        self.change_key(key_id, |key| {
+            if key.plans.len() >= MAX_PLANS_PER_KEY {
+                return Err(AdminError::BadRequest(format!("a key may be in at most {MAX_PLANS_PER_KEY} plans")));
+            }
+            key.plans.push(plan_id.to_owned());
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn remove_key_from_plan(&self, key_id: &str, plan_id: &str) -> Result<ApiKey> {
+        self.change_key(key_id, |key| {
+            let before = key.plans.len();
+            key.plans.retain(|p| p != plan_id);
+            if key.plans.len() == before {
+                return Err(AdminError::NotFound(format!("key {key_id} is not in plan {plan_id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn check_can_join(&self, key: &ApiKey, plan_id: &str) -> Result<()> {
+        let plan = self.plan(plan_id).await?;
+        for other in &key.plans {
+            let Some(other) = self.store.get_plan(other).await? else { continue };
+            if let Some(stage) = other.stages.iter().find(|s| plan.stages.contains(s)) {
+                return Err(AdminError::Conflict(format!(
+                    "key {} is already in plan {} for stage {stage}; a key may be in one plan per stage",
+                    key.id, other.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn change_key(&self, id: &str, change: impl FnOnce(&mut ApiKey) -> Result<()>) -> Result<ApiKey> {
+        let mut key = self.key(id).await?;
+        let expected = key.version;
+        change(&mut key)?;
+        key.version = expected + 1;
+        let doc = sized(&key)?;
+        self.store.put_record(Kind::Key, id, &doc, key.version, Some(expected)).await?;
+        Ok(key)
+    }
+
+    // ===== plans =====
+
+    pub async fn create_plan(&self, input: PlanInput) -> Result<Plan> {
+        let id = match input.id.clone() {
+            Some(id) => {
+                check_id(&id)?;
+                id
+            }
+            None => new_id(),
+        };
+        let plan = plan_from(input, id, self.now_ms, 1)?;
+        self.store.put_record(Kind::Plan, &plan.id, &sized(&plan)?, 1, None).await?;
+        Ok(plan)
+    }
+
+    pub async fn plan(&self, id: &str) -> Result<Plan> {
+        self.store.get_plan(id).await?.ok_or_else(|| AdminError::NotFound(format!("no usage plan {id}")))
+    }
+
+    pub async fn list_plans(&self, limit: u32, after: Option<&str>) -> Result<Page<Plan>> {
+        let page = self.store.list_records(Kind::Plan, limit, after).await?;
+        Ok(Page { items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?, next: page.next })
+    }
+
+    /// Replaces a plan's settings (its id and creation time stay).
+    pub async fn update_plan(&self, id: &str, input: PlanInput) -> Result<Plan> {
+        let old = self.plan(id).await?;
+        let plan = plan_from(input, id.to_owned(), old.created_at_ms, old.version + 1)?;
+        self.store.put_record(Kind::Plan, id, &sized(&plan)?, plan.version, Some(old.version)).await?;
+        Ok(plan)
+    }
+
+    /// Deletes a plan. Keys that named it are refused on its stages until added to another plan.
+    pub async fn delete_plan(&self, id: &str) -> Result<()> {
+        Ok(self.store.delete_record(Kind::Plan, id).await?)
+    }
+
+    // ===== usage =====
+
+    /// Per key of the plan (or just `key_id`), per day from `start` to `end`: `[used, remaining]`.
+    pub async fn usage(&self, plan_id: &str, start: NaiveDate, end: NaiveDate, key_id: Option<&str>) -> Result<UsageReport> {
+        if end < start {
+            return Err(AdminError::BadRequest("endDate is before startDate".into()));
+        }
+        if (end - start).num_days() >= i64::try_from(MAX_REPORT_DAYS).unwrap_or(90) {
+            return Err(AdminError::BadRequest(format!("a report covers at most {MAX_REPORT_DAYS} days")));
+        }
+        let plan = self.plan(plan_id).await?;
+        let keys = match key_id {
+            Some(id) => vec![id.to_owned()],
+            None => self.keys_of_plan(plan_id).await?,
+        };
+        let quota_period = plan.quota.map_or(period::Period::Day, |q| q.period);
+        let first_period = quota_period.start_of(start);
+        let mut values = BTreeMap::new();
+        for key in keys {
+            let records = self.store.quota_records(plan_id, &key, first_period, end).await?;
+            let scope = super::quota::QuotaScope { plan: &plan, key_id: &key };
+            let mut days = Vec::new();
+            let mut day = start;
+            while day <= end {
+                let period_start = quota_period.start_of(day);
+                let record = records.iter().find(|r| r.period_start == Some(period_start));
+                let used_on = |d: NaiveDate| record.and_then(|r| r.used_by_day.get(&d).copied()).unwrap_or(0);
+                let used_through: i64 = record
+                    .map(|r| r.used_by_day.iter().filter(|(d, _)| **d <= day).map(|(_, n)| *n).sum())
+                    .unwrap_or(0);
+                let remaining = scope.allowance(period_start).map(|allow| {
+                    i64::try_from(allow).unwrap_or(i64::MAX) + record.map_or(0, |r| r.extra) - used_through
+                });
+                days.push((used_on(day), remaining));
+                day = day + Days::new(1);
+            }
+            values.insert(key, days);
+        }
+        Ok(UsageReport { usage_plan_id: plan_id.to_owned(), start_date: start, end_date: end, values })
+    }
+
+    /// Grants a key `extra` requests on top of this period's quota (API Gateway's UpdateUsage).
+    pub async fn grant(&self, plan_id: &str, key_id: &str, extra: u64) -> Result<i64> {
+        let plan = self.plan(plan_id).await?;
+        let Some(quota) = plan.quota else {
+            return Err(AdminError::BadRequest(format!("plan {plan_id} has no quota to add to")));
+        };
+        self.key(key_id).await?;
+        let (start, _) = quota.period.bounds(self.now_ms);
+        let scope = super::quota::QuotaScope { plan: &plan, key_id };
+        let counter = QuotaCounter { plan: plan_id, key: key_id, period_start: start };
+        Ok(self.store.grant_quota(counter, scope.allowance(start), extra).await?)
+    }
+
+    async fn keys_of_plan(&self, plan_id: &str) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list_keys(100, after.as_deref()).await?;
+            ids.extend(page.items.into_iter().filter(|k| k.plans.iter().any(|p| p == plan_id)).map(|k| k.id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(ids),
+            }
+        }
+    }
+}
+
+fn plan_from(input: PlanInput, id: String, created_at_ms: i64, version: u64) -> Result<Plan> {
+    let plan = Plan {
+        id,
+        name: input.name,
+        description: input.description,
+        stages: input.stages,
+        throttle: input.throttle,
+        route_throttles: input.route_throttles,
+        quota: input.quota,
+        on_store_error: input.on_store_error,
+        created_at_ms,
+        version,
+    };
+    plan.check().map_err(AdminError::BadRequest)?;
+    Ok(plan)
+}
+
+/// Ids are part of store keys: letters, digits, `-` and `_`, at most 64.
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(AdminError::BadRequest("an id is 1-64 letters, digits, '-' or '_'".into()));
+    }
+    Ok(())
+}
+
+fn sized<T: Serialize>(record: &T) -> Result<String> {
+    let doc = encode(record)?;
+    if doc.len() > MAX_RECORD_BYTES {
+        return Err(AdminError::BadRequest(format!(
+            "the record would be {} bytes; records stay under {MAX_RECORD_BYTES} (shorten names, descriptions or tags)",
+            doc.len()
+        )));
+    }
+    Ok(doc)
+}

@@ -1,0 +1,264 @@
+//! The meter one gateway instance runs: who is calling (API key → plan, cached), and whether their throttles
+//! and quota admit the request. It holds only per-instance state (caches and token slices); everything shared
+//! between instances is in the store.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use super::{
+    ApiKey, FailMode, KeyHash, Plan, Throttle,
+    quota::{QuotaScope, QuotaSlot, QuotaVerdict},
+    throttle::{ThrottleBucket, Verdict},
+};
+use crate::{
+    clock::{MICROS_PER_SEC, Micros, SharedClock},
+    store::{Store, StoreError},
+};
+
+/// Past this many entries a per-instance map is emptied rather than grown (many cold keys); emptying only
+/// loses cached lookups and unspent tokens, which under-admits for a moment but never over-admits.
+const MAX_ENTRIES: usize = 50_000;
+/// When the store is down, a cached key record this old may still be trusted.
+const STALE_KEY_GRACE_US: Micros = 300 * MICROS_PER_SEC;
+
+/// An identified caller: the key and the plan that applies to this stage.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: ApiKey,
+    pub plan: Arc<Plan>,
+}
+
+/// Why the meter refused a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Missing, unknown, disabled or expired key, or no plan for this stage (the reason is for the log only).
+    Forbidden(&'static str),
+    Throttled { retry_at_us: Micros, burst: u32 },
+    QuotaExceeded { limit: u64, resets_at_ms: i64 },
+    /// The store failed and the plan fails closed.
+    StoreDown(String),
+}
+
+/// One throttle that applies to a request, most specific first.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    /// The bucket's name in the store: who and what it limits.
+    pub bucket: String,
+    pub throttle: Throttle,
+}
+
+/// A key record and when the value that found it stops working; `None`: no such value.
+type KnownKey = Option<(ApiKey, Option<i64>)>;
+
+struct Cached<T> {
+    value: T,
+    at_us: Micros,
+}
+
+pub struct Meter {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    cache_us: Micros,
+    /// Key value hash → (key, the value's not-after) or None for an unknown value.
+    keys: Mutex<HashMap<KeyHash, Cached<KnownKey>>>,
+    plans: Mutex<HashMap<String, Cached<Option<Arc<Plan>>>>>,
+    buckets: Mutex<HashMap<String, Arc<ThrottleBucket>>>,
+    quotas: Mutex<HashMap<(String, String), Arc<QuotaSlot>>>,
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter").field("cache_us", &self.cache_us).finish_non_exhaustive()
+    }
+}
+
+impl Meter {
+    /// `cache_secs`: how long a key or plan record is trusted before it is read again (so how long a revoked
+    /// key may still pass on an instance that saw it).
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock, cache_secs: u32) -> Self {
+        Self {
+            store,
+            clock,
+            cache_us: i64::from(cache_secs) * MICROS_PER_SEC,
+            keys: Mutex::default(),
+            plans: Mutex::default(),
+            buckets: Mutex::default(),
+            quotas: Mutex::default(),
+        }
+    }
+
+    pub fn now_us(&self) -> Micros {
+        self.clock.now_us()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Finds the caller a key value belongs to, for `stage`.
+    pub async fn identify(&self, value: &str, stage: &str) -> Result<Caller, Refusal> {
+        let now = self.now_us();
+        let hash = KeyHash::of(value);
+        let Some((key, not_after)) = self.key(&hash, now).await? else {
+            return Err(Refusal::Forbidden("unknown API key"));
+        };
+        let now_ms = now / 1_000;
+        if !key.usable_at(now_ms) {
+            return Err(Refusal::Forbidden("API key disabled or expired"));
+        }
+        if not_after.is_some_and(|at| now_ms >= at) || !key.values.iter().any(|v| v.hash.matches(&hash)) {
+            return Err(Refusal::Forbidden("API key value rolled and past its grace period"));
+        }
+        for plan_id in &key.plans {
+            if let Some(plan) = self.plan(plan_id, now).await?
+                && plan.stages.iter().any(|s| s == stage)
+            {
+                return Ok(Caller { key, plan });
+            }
+        }
+        Err(Refusal::Forbidden("API key has no usage plan for this stage"))
+    }
+
+    /// Applies each throttle in order; a refusal gives back the tokens the earlier ones took.
+    pub async fn throttle(&self, limits: &[Limit], fail: FailMode) -> Result<(), Refusal> {
+        let now = self.now_us();
+        let mut taken: Vec<Arc<ThrottleBucket>> = Vec::with_capacity(limits.len());
+        for limit in limits {
+            let bucket = self.bucket(limit);
+            let verdict = match bucket.admit(self.store.as_ref(), now).await {
+                Ok(v) => v,
+                Err(e) => match fail {
+                    FailMode::Open => {
+                        tracing::warn!(bucket = bucket.name(), error = %e, "Usage Plan check failed due to an internal error; serving unthrottled");
+                        continue;
+                    }
+                    FailMode::Closed => Err(Refusal::StoreDown(e.to_string()))?,
+                },
+            };
+            if let Verdict::Throttled { retry_at_us } = verdict {
+                for earlier in taken {
+                    earlier.refund().await;
+                }
+                return Err(Refusal::Throttled { retry_at_us, burst: limit.throttle.burst_limit });
+            }
+            taken.push(bucket);
+        }
+        Ok(())
+    }
+
+    /// Counts the request against the caller's quota (or just counts it, for a plan without one).
+    pub async fn quota(&self, caller: &Caller) -> Result<QuotaVerdict, Refusal> {
+        let slot = self.quota_slot(caller);
+        let scope = QuotaScope { plan: &caller.plan, key_id: &caller.key.id };
+        let now = self.now_us();
+        match slot.admit(self.store.as_ref(), scope, now).await {
+            Ok(QuotaVerdict::Exceeded { limit, resets_at_ms }) => Err(Refusal::QuotaExceeded { limit, resets_at_ms }),
+            Ok(admitted) => Ok(admitted),
+            Err(e) => match caller.plan.on_store_error {
+                FailMode::Open => {
+                    tracing::warn!(plan = %caller.plan.id, key = %caller.key.id, error = %e, "Usage Plan check failed due to an internal error; serving and counting later");
+                    slot.owe().await;
+                    let resets_at_ms = caller.plan.quota.map_or(0, |q| q.period.bounds(now / 1_000).1);
+                    Ok(QuotaVerdict::Admitted { limit: None, remaining: None, resets_at_ms })
+                }
+                FailMode::Closed => Err(Refusal::StoreDown(e.to_string())),
+            },
+        }
+    }
+
+    /// Gives every unspent quota block back to the store.
+    pub async fn release(&self) -> Result<(), StoreError> {
+        let slots: Vec<((String, String), Arc<QuotaSlot>)> = match self.quotas.lock() {
+            Ok(map) => map.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect(),
+            Err(_) => return Ok(()),
+        };
+        for ((plan_id, key_id), slot) in slots {
+            if let Some(plan) = self.plan(&plan_id, self.now_us()).await.ok().flatten() {
+                slot.release(self.store.as_ref(), QuotaScope { plan: &plan, key_id: &key_id }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn key(&self, hash: &KeyHash, now: Micros) -> Result<KnownKey, Refusal> {
+        let cached = self.keys.lock().ok().and_then(|map| {
+            map.get(hash).map(|c| (c.value.clone(), c.at_us))
+        });
+        if let Some((value, at)) = &cached
+            && now - at < self.cache_us
+        {
+            return Ok(value.clone());
+        }
+        let fetched = async {
+            let Some((key_id, not_after)) = self.store.find_key_value(hash).await? else { return Ok(None) };
+            Ok::<_, StoreError>(self.store.get_key(&key_id).await?.map(|key| (key, not_after)))
+        }
+        .await;
+        match fetched {
+            Ok(value) => {
+                insert_bounded(&self.keys, hash.clone(), Cached { value: value.clone(), at_us: now });
+                Ok(value)
+            }
+            // The store is down: trust what this instance saw recently rather than refuse every caller.
+            Err(e) => match cached {
+                Some((value, at)) if now - at < STALE_KEY_GRACE_US => {
+                    tracing::warn!(error = %e, "key lookup failed; using the cached record");
+                    Ok(value)
+                }
+                _ => Err(Refusal::StoreDown(e.to_string())),
+            },
+        }
+    }
+
+    async fn plan(&self, id: &str, now: Micros) -> Result<Option<Arc<Plan>>, Refusal> {
+        let cached = self.plans.lock().ok().and_then(|map| map.get(id).map(|c| (c.value.clone(), c.at_us)));
+        if let Some((value, at)) = &cached
+            && now - at < self.cache_us
+        {
+            return Ok(value.clone());
+        }
+        match self.store.get_plan(id).await {
+            Ok(plan) => {
+                let plan = plan.map(Arc::new);
+                insert_bounded(&self.plans, id.to_owned(), Cached { value: plan.clone(), at_us: now });
+                Ok(plan)
+            }
+            Err(e) => match cached {
+                Some((value, at)) if now - at < STALE_KEY_GRACE_US => Ok(value),
+                _ => Err(Refusal::StoreDown(e.to_string())),
+            },
+        }
+    }
+
+    fn bucket(&self, limit: &Limit) -> Arc<ThrottleBucket> {
+        // Settings are part of the local key, so a changed plan takes effect with a fresh local slice.
+        let local = format!("{}@{}/{}", limit.bucket, limit.throttle.rate_limit, limit.throttle.burst_limit);
+        let Ok(mut map) = self.buckets.lock() else {
+            return Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle));
+        };
+        if map.len() >= MAX_ENTRIES && !map.contains_key(&local) {
+            map.clear();
+        }
+        Arc::clone(map.entry(local).or_insert_with(|| Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle))))
+    }
+
+    fn quota_slot(&self, caller: &Caller) -> Arc<QuotaSlot> {
+        let id = (caller.plan.id.clone(), caller.key.id.clone());
+        let Ok(mut map) = self.quotas.lock() else { return Arc::new(QuotaSlot::default()) };
+        if map.len() >= MAX_ENTRIES && !map.contains_key(&id) {
+            map.clear();
+        }
+        Arc::clone(map.entry(id).or_default())
+    }
+}
+
+fn insert_bounded<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, V>>, key: K, value: V) {
+    if let Ok(mut map) = map.lock() {
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}

@@ -1,0 +1,159 @@
+//! Exact throttling shared by many router instances.
+//!
+//! A throttle is a GCRA token bucket kept in the store as one number, its theoretical arrival time (TAT). An
+//! instance does not write per request: it takes a *slice* of the bucket's timeline, `n` consecutive tokens
+//! with virtual times `start + k * interval`, in one conditional update, and spends them from memory. A token
+//! may be spent only while it conforms: no earlier than its virtual time minus the tolerance (true when it is
+//! granted) and no later than its virtual time (after that it has expired, unused). Every admitted request
+//! therefore owns a distinct interval-long slot of one global timeline within the tolerance of its arrival,
+//! which is exactly a token bucket's promise: over any window of `w` seconds, at most
+//! `burst + rate * w` requests, however many instances there are.
+//!
+//! Slice size adapts to how fast this instance spends: it doubles when a slice ran out while still valid and
+//! halves when most of one expired. Refusals are remembered until the next token conforms, so a flood of
+//! throttled requests costs no store operation.
+
+use tokio::sync::Mutex;
+
+use super::Throttle;
+use crate::{
+    clock::{MICROS_PER_SEC, Micros},
+    store::{Cadence, Slice, Store, StoreError},
+};
+
+/// What one throttle said about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Admitted,
+    /// Refused; the next token conforms at this time.
+    Throttled { retry_at_us: Micros },
+}
+
+/// One throttle bucket as one instance sees it.
+#[derive(Debug)]
+pub struct ThrottleBucket {
+    name: String,
+    cadence: Cadence,
+    /// The most tokens one slice may hold: a quarter of the burst, so one instance leaves room for others.
+    max_slice: u32,
+    state: Mutex<SliceState>,
+}
+
+#[derive(Debug, Default)]
+struct SliceState {
+    /// The virtual time of the next token in hand, and the end of the slice.
+    next: Micros,
+    end: Micros,
+    granted: u32,
+    spent: u32,
+    /// Tokens to ask for next time.
+    want: u32,
+    /// Known refused until then.
+    refused_until: Micros,
+}
+
+impl ThrottleBucket {
+    pub fn new(name: String, throttle: Throttle) -> Self {
+        let cadence = cadence_of(throttle);
+        let max_slice = (throttle.burst_limit / 4).max(1);
+        Self { name, cadence, max_slice, state: Mutex::new(SliceState { want: 1, ..SliceState::default() }) }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Admits one request at `now` if a conforming token is in hand or can be had from the store.
+    pub async fn admit(&self, store: &dyn Store, now: Micros) -> Result<Verdict, StoreError> {
+        let mut state = self.state.lock().await;
+        if now < state.refused_until {
+            return Ok(Verdict::Throttled { retry_at_us: state.refused_until });
+        }
+        if state.spend(now, self.cadence.interval_us) {
+            return Ok(Verdict::Admitted);
+        }
+        state.resize(self.max_slice);
+        match store.take_slice(&self.name, self.cadence, state.want, now).await? {
+            Slice::Granted { start_us, count } => {
+                state.next = start_us;
+                state.end = start_us + i64::from(count) * self.cadence.interval_us;
+                state.granted = count;
+                state.spent = 0;
+                if state.spend(now, self.cadence.interval_us) {
+                    Ok(Verdict::Admitted)
+                } else {
+                    // Cannot happen for a slice granted at `now`; refuse rather than over-admit.
+                    Ok(Verdict::Throttled { retry_at_us: now + self.cadence.interval_us })
+                }
+            }
+            Slice::Refused { retry_at_us } => {
+                state.refused_until = retry_at_us;
+                Ok(Verdict::Throttled { retry_at_us })
+            }
+        }
+    }
+
+    /// Returns the token of a request a later check refused, so it is not lost (only if it was the last one
+    /// taken; otherwise it simply expires unused, which under-admits but never over-admits).
+    pub async fn refund(&self) {
+        let mut state = self.state.lock().await;
+        if state.spent > 0 {
+            state.spent -= 1;
+            state.next -= self.cadence.interval_us;
+        }
+    }
+}
+
+impl SliceState {
+    fn spend(&mut self, now: Micros, interval: Micros) -> bool {
+        // Tokens whose virtual time has passed have expired; the next usable one is at `now` or later.
+        let slot = self.next.max(now);
+        if slot + interval > self.end {
+            return false;
+        }
+        self.next = slot + interval;
+        self.spent += 1;
+        true
+    }
+
+    fn resize(&mut self, max: u32) {
+        if self.granted > 0 {
+            if self.spent >= self.granted {
+                self.want = self.want.saturating_mul(2);
+            } else if self.spent * 2 < self.granted {
+                self.want /= 2;
+            }
+        }
+        self.want = self.want.clamp(1, max);
+    }
+}
+
+/// A throttle's GCRA cadence in microseconds. The interval rounds up, so rounding never admits more.
+pub fn cadence_of(throttle: Throttle) -> Cadence {
+    #[allow(clippy::cast_possible_truncation)]
+    let interval_us = ((MICROS_PER_SEC as f64) / throttle.rate_limit).ceil().max(1.0) as i64;
+    Cadence { interval_us, tolerance_us: interval_us * i64::from(throttle.burst_limit.saturating_sub(1)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+
+    #[tokio::test]
+    async fn admits_the_burst_then_the_rate() {
+        let store = EmbeddedStore::in_memory();
+        let bucket = ThrottleBucket::new("t".into(), Throttle { rate_limit: 10.0, burst_limit: 5 });
+        let t0 = 1_000 * MICROS_PER_SEC;
+        let mut admitted = 0;
+        for _ in 0..20 {
+            if bucket.admit(&store, t0).await.expect("store") == Verdict::Admitted {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 5, "a burst of 5 at one instant");
+        // 100 ms later one more token conforms.
+        assert_eq!(bucket.admit(&store, t0 + 100_000).await.expect("store"), Verdict::Admitted);
+        assert!(matches!(bucket.admit(&store, t0 + 100_000).await.expect("store"), Verdict::Throttled { .. }));
+    }
+}
