@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: an in-process echo function, a backend HTTP server on loopback,
 //! and event loading.
 
+pub mod dynalite;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use tollgate_core::{

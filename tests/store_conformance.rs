@@ -1,0 +1,232 @@
+//! The same named tests against both stores: the embedded one, and DynamoDB (dynalite on loopback). A store
+//! that passes these behaves the same to the meter, the admin API and the CLI.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tollgate_core::{
+    store::{Cadence, Kind, QuotaCounter, Slice, Store, StoreError, embedded::EmbeddedStore},
+    usage::{
+        KeyHash, Period, Quota,
+        admin::{Admin, NewKey, PlanInput},
+    },
+};
+use tollgate_tests::dynalite;
+
+async fn dynamo() -> Arc<dyn Store> {
+    Arc::new(dynalite::shared().table().await)
+}
+
+fn embedded() -> Arc<dyn Store> {
+    Arc::new(EmbeddedStore::in_memory())
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $( #[tokio::test] async fn $test() { super::$test(super::embedded()).await } )*
+        }
+        mod dynamodb {
+            $( #[tokio::test] async fn $test() { super::$test(super::dynamo().await).await } )*
+        }
+    };
+}
+
+conformance!(
+    key_values_are_unique_and_expire,
+    records_are_versioned,
+    listing_pages_in_id_order,
+    throttle_slices_follow_gcra,
+    quota_never_goes_below_zero,
+    quota_counts_use_per_day_and_grants,
+    unlimited_quota_only_counts,
+    rolled_keys_keep_their_id_and_usage,
+    one_plan_per_stage_per_key,
+);
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().expect("date")
+}
+
+async fn key_values_are_unique_and_expire(store: Arc<dyn Store>) {
+    let h = KeyHash::of("value-one-abcdefghijklmnop");
+    store.insert_key_value(&h, "k1").await.expect("insert");
+    assert!(matches!(store.insert_key_value(&h, "k2").await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.find_key_value(&h).await.expect("find"), Some(("k1".to_owned(), None)));
+    store.expire_key_value(&h, 1_234).await.expect("expire");
+    assert_eq!(store.find_key_value(&h).await.expect("find"), Some(("k1".to_owned(), Some(1_234))));
+    store.delete_key_value(&h).await.expect("delete");
+    store.delete_key_value(&h).await.expect("deleting twice is fine");
+    assert_eq!(store.find_key_value(&h).await.expect("find"), None);
+    assert!(matches!(store.expire_key_value(&h, 1).await, Err(StoreError::NotFound(_))));
+}
+
+async fn records_are_versioned(store: Arc<dyn Store>) {
+    store.put_record(Kind::Plan, "p1", r#"{"v":1}"#, 1, None).await.expect("create");
+    assert!(matches!(store.put_record(Kind::Plan, "p1", "{}", 1, None).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.put_record(Kind::Plan, "p1", "{}", 3, Some(2)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.put_record(Kind::Plan, "nope", "{}", 2, Some(1)).await, Err(StoreError::Conflict(_))));
+    store.put_record(Kind::Plan, "p1", r#"{"v":2}"#, 2, Some(1)).await.expect("update");
+    assert_eq!(store.get_record(Kind::Plan, "p1").await.expect("get").as_deref(), Some(r#"{"v":2}"#));
+    // Kinds are separate namespaces.
+    assert_eq!(store.get_record(Kind::Key, "p1").await.expect("get"), None);
+    store.delete_record(Kind::Plan, "p1").await.expect("delete");
+    assert!(matches!(store.delete_record(Kind::Plan, "p1").await, Err(StoreError::NotFound(_))));
+}
+
+async fn listing_pages_in_id_order(store: Arc<dyn Store>) {
+    for id in ["g", "a", "e", "c", "b", "f", "d"] {
+        store.put_record(Kind::Key, id, &format!(r#""{id}""#), 1, None).await.expect("put");
+    }
+    store.put_record(Kind::Plan, "zz", "\"plan\"", 1, None).await.expect("put");
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let page = store.list_records(Kind::Key, 3, after.as_deref()).await.expect("list");
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = ["a", "b", "c", "d", "e", "f", "g"].iter().map(|id| format!(r#""{id}""#)).collect();
+    assert_eq!(seen, expected);
+}
+
+async fn throttle_slices_follow_gcra(store: Arc<dyn Store>) {
+    // 10 tokens/s (100 ms apart), burst 5 (tolerance 400 ms).
+    let cadence = Cadence { interval_us: 100_000, tolerance_us: 400_000 };
+    let t = 1_000_000_000;
+    assert_eq!(store.take_slice("b", cadence, 3, t).await.expect("take"), Slice::Granted { start_us: t, count: 3 });
+    // Two more fit within the burst; the third would not conform yet.
+    assert_eq!(
+        store.take_slice("b", cadence, 3, t).await.expect("take"),
+        Slice::Granted { start_us: t + 300_000, count: 2 }
+    );
+    assert_eq!(store.take_slice("b", cadence, 1, t).await.expect("take"), Slice::Refused { retry_at_us: t + 100_000 });
+    assert_eq!(
+        store.take_slice("b", cadence, 1, t + 100_000).await.expect("take"),
+        Slice::Granted { start_us: t + 500_000, count: 1 }
+    );
+    // Idle long enough, the bucket is full again and the slice starts now.
+    let later = t + 10_000_000;
+    assert_eq!(store.take_slice("b", cadence, 5, later).await.expect("take"), Slice::Granted { start_us: later, count: 5 });
+    // Buckets are independent.
+    assert_eq!(store.take_slice("other", cadence, 1, t).await.expect("take"), Slice::Granted { start_us: t, count: 1 });
+}
+
+async fn quota_never_goes_below_zero(store: Arc<dyn Store>) {
+    let c = QuotaCounter { plan: "p", key: "k", period_start: day("2026-11-23") };
+    let d = day("2026-11-23");
+    let take = |want| store.take_quota(c, Some(10), want, d);
+    assert_eq!(take(4).await.expect("take").granted, 4);
+    let t = take(8).await.expect("take");
+    assert_eq!((t.granted, t.remaining), (6, Some(0)));
+    assert_eq!(take(1).await.expect("take").granted, 0);
+    store.adjust_quota(c, Some(10), 3, d).await.expect("give back");
+    assert_eq!(take(5).await.expect("take").granted, 3);
+    // A new period is a new counter.
+    let next = QuotaCounter { period_start: day("2026-11-24"), ..c };
+    assert_eq!(store.take_quota(next, Some(10), 20, day("2026-11-24")).await.expect("take").granted, 10);
+}
+
+async fn quota_counts_use_per_day_and_grants(store: Arc<dyn Store>) {
+    let c = QuotaCounter { plan: "p", key: "k", period_start: day("2026-11-01") };
+    store.take_quota(c, Some(100), 7, day("2026-11-02")).await.expect("take");
+    store.take_quota(c, Some(100), 5, day("2026-11-03")).await.expect("take");
+    store.adjust_quota(c, Some(100), 2, day("2026-11-03")).await.expect("give back");
+    // Served while the store was down, charged later: may go below zero.
+    store.adjust_quota(c, Some(100), -1, day("2026-11-03")).await.expect("charge");
+    assert_eq!(store.grant_quota(c, Some(100), 50).await.expect("grant"), 100 - 7 - 3 - 1 + 50);
+    let records = store.quota_records("p", "k", day("2026-10-01"), day("2026-11-30")).await.expect("records");
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.period_start, Some(day("2026-11-01")));
+    assert_eq!(r.extra, 50);
+    assert_eq!(r.remaining, Some(139));
+    assert_eq!(r.used_by_day.get(&day("2026-11-02")), Some(&7));
+    assert_eq!(r.used_by_day.get(&day("2026-11-03")), Some(&4));
+    assert!(store.quota_records("p", "k", day("2026-12-01"), day("2026-12-31")).await.expect("none").is_empty());
+}
+
+async fn unlimited_quota_only_counts(store: Arc<dyn Store>) {
+    let c = QuotaCounter { plan: "p", key: "k", period_start: day("2026-11-23") };
+    let t = store.take_quota(c, None, 500, day("2026-11-23")).await.expect("take");
+    assert_eq!((t.granted, t.remaining), (500, None));
+    store.adjust_quota(c, None, 100, day("2026-11-23")).await.expect("give back");
+    let records = store.quota_records("p", "k", day("2026-11-23"), day("2026-11-23")).await.expect("records");
+    assert_eq!(records[0].used_by_day.get(&day("2026-11-23")), Some(&400));
+    assert_eq!(records[0].remaining, None);
+}
+
+async fn rolled_keys_keep_their_id_and_usage(store: Arc<dyn Store>) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let admin = Admin::new(store.as_ref(), now);
+    let plan = PlanInput {
+        name: "gold".into(),
+        stages: vec!["prod".into()],
+        quota: Some(Quota { limit: 100, period: Period::Month, offset: 0 }),
+        ..PlanInput::default()
+    };
+    let plan = admin.create_plan(plan).await.expect("plan");
+    let new = NewKey { name: "alice".into(), plans: vec![plan.id.clone()], enabled: true, ..NewKey::default() };
+    let (key, old_value) = admin.create_key(new).await.expect("key");
+    assert!(old_value.len() >= 40);
+    let (rolled, new_value) = admin.roll_key(&key.id, 60, None).await.expect("roll");
+    assert_eq!(rolled.id, key.id);
+    assert_ne!(old_value, new_value);
+    let old = store.find_key_value(&KeyHash::of(&old_value)).await.expect("find").expect("old value");
+    assert_eq!(old, (key.id.clone(), Some(now + 60_000)));
+    let new = store.find_key_value(&KeyHash::of(&new_value)).await.expect("find").expect("new value");
+    assert_eq!(new, (key.id.clone(), None));
+    // Quota belongs to the key, so it carries over: the extra granted before the roll is still there.
+    let remaining = admin.grant(&plan.id, &key.id, 5).await.expect("grant");
+    assert_eq!(remaining, 105);
+    // Imported values must follow the rules, and be unique.
+    let dup = NewKey { name: "bob".into(), value: Some(new_value.clone()), ..NewKey::default() };
+    assert!(admin.create_key(dup).await.is_err());
+    let short = NewKey { name: "bob".into(), value: Some("short".into()), ..NewKey::default() };
+    assert!(admin.create_key(short).await.is_err());
+    admin.delete_key(&key.id).await.expect("delete");
+    assert_eq!(store.find_key_value(&KeyHash::of(&new_value)).await.expect("find"), None);
+    assert!(admin.key(&key.id).await.is_err());
+}
+
+async fn one_plan_per_stage_per_key(store: Arc<dyn Store>) {
+    let admin = Admin::new(store.as_ref(), 0);
+    let a = admin.create_plan(PlanInput { name: "a".into(), stages: vec!["prod".into()], ..PlanInput::default() });
+    let a = a.await.expect("plan a");
+    let b = admin.create_plan(PlanInput { name: "b".into(), stages: vec!["prod".into(), "dev".into()], ..PlanInput::default() });
+    let b = b.await.expect("plan b");
+    let (key, _) = admin.create_key(NewKey { name: "k".into(), enabled: true, ..NewKey::default() }).await.expect("key");
+    admin.add_key_to_plan(&key.id, &a.id).await.expect("join a");
+    assert!(admin.add_key_to_plan(&key.id, &b.id).await.is_err(), "both cover prod");
+    admin.remove_key_from_plan(&key.id, &a.id).await.expect("leave a");
+    admin.add_key_to_plan(&key.id, &b.id).await.expect("join b");
+    assert!(admin.add_key_to_plan(&key.id, "no-such-plan").await.is_err());
+    let bad = PlanInput { name: "bad".into(), quota: Some(Quota { limit: 0, period: Period::Day, offset: 0 }), ..PlanInput::default() };
+    assert!(admin.create_plan(bad).await.is_err());
+}
+
+/// The embedded store's file: what one process writes, another sees, and all of it survives a restart.
+#[tokio::test]
+async fn embedded_store_survives_restart_and_shares_its_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.json");
+    let first = EmbeddedStore::open(&path).expect("open");
+    let second = EmbeddedStore::open(&path).expect("open again");
+    let admin = Admin::new(&first, 0);
+    let (key, value) = admin.create_key(NewKey { name: "k".into(), enabled: true, ..NewKey::default() }).await.expect("key");
+    let c = QuotaCounter { plan: "p", key: &key.id, period_start: day("2026-11-23") };
+    first.take_quota(c, Some(10), 4, day("2026-11-23")).await.expect("take");
+    // The other process sees both at once.
+    assert_eq!(second.find_key_value(&KeyHash::of(&value)).await.expect("find").map(|v| v.0), Some(key.id.clone()));
+    assert_eq!(second.take_quota(c, Some(10), 10, day("2026-11-23")).await.expect("take").granted, 6);
+    drop((first, second));
+    let reopened = EmbeddedStore::open(&path).expect("reopen");
+    assert!(Admin::new(&reopened, 0).key(&key.id).await.is_ok());
+    assert_eq!(reopened.take_quota(c, Some(10), 1, day("2026-11-23")).await.expect("take").granted, 0);
+    std::fs::write(&path, "not json").expect("corrupt");
+    assert!(EmbeddedStore::open(&path).is_err(), "a corrupt file is refused at open, not at a request");
+}
