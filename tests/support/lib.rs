@@ -57,3 +57,26 @@ pub async fn spawn_http(app: axum::Router) -> SocketAddr {
     });
     addr
 }
+
+/// A GET request in the gateway's own form, with optional headers.
+pub fn get(path: &str, headers: &[(&str, &str)]) -> tollgate_core::request::GatewayRequest {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in headers {
+        map.append(http::HeaderName::from_bytes(k.as_bytes()).expect("name"), v.parse().expect("value"));
+    }
+    tollgate_core::request::GatewayRequest {
+        origin: tollgate_core::request::Origin::Http,
+        method: http::Method::GET,
+        raw_path: path.to_owned(),
+        raw_query: String::new(),
+        headers: map,
+        body: bytes::Bytes::new(),
+        source_ip: "192.0.2.1".to_owned(),
+        user_agent: None,
+        request_id: "test-request".to_owned(),
+        time_epoch_ms: 1_700_000_000_000,
+        domain_name: None,
+        protocol: "HTTP/1.1".to_owned(),
+        malformed: None,
+    }
+}

@@ -10,8 +10,9 @@
 //! `burst + rate * w` requests, however many instances there are.
 //!
 //! Slice size adapts to how fast this instance spends: it doubles when a slice ran out while still valid and
-//! halves when most of one expired. Refusals are remembered until the next token conforms, so a flood of
-//! throttled requests costs no store operation.
+//! halves when most of one expired. Refusals are remembered until a whole slice conforms, so a flood of
+//! throttled requests costs no store operation, and instances contending for an overloaded bucket pay one
+//! write per slice rather than one per token.
 
 use tokio::sync::Mutex;
 
@@ -20,6 +21,10 @@ use crate::{
     clock::{MICROS_PER_SEC, Micros},
     store::{Cadence, Slice, Store, StoreError},
 };
+
+/// Tokens an instance refused by an overloaded bucket waits for before asking again. Larger saves writes;
+/// smaller keeps admission closer to the bucket's own timing (measured: README, "Exactness").
+const OVERLOAD_SLICE: u32 = 4;
 
 /// What one throttle said about one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +92,13 @@ impl ThrottleBucket {
                 }
             }
             Slice::Refused { retry_at_us } => {
-                state.refused_until = retry_at_us;
+                // Overloaded: come back when a whole slice conforms, not just one token, so contending
+                // instances pay one write per slice instead of one per token. Nothing is lost by waiting:
+                // those tokens' virtual times are still ahead of the bucket, so they conform then.
+                let wait = self.max_slice.min(OVERLOAD_SLICE);
+                state.want = wait;
+                state.granted = 0;
+                state.refused_until = retry_at_us + i64::from(wait - 1) * self.cadence.interval_us;
                 Ok(Verdict::Throttled { retry_at_us })
             }
         }
