@@ -3,6 +3,7 @@
 //! `tollgate` CLI share.
 
 pub mod admin;
+pub mod admin_api;
 pub mod key_value;
 pub mod meter;
 pub mod period;
