@@ -65,7 +65,8 @@ async fn a_gateway_reaches_its_functions_through_the_sdk() {
     .expect("definition");
     let invoker = sdk_invoker(&format!("http://{}", function.runtime_api())).await;
     let gateway =
-        Gateway::new(&definition, &Backends { lambda: Some(Arc::new(invoker)), http: None, ..Backends::default() }).expect("gateway");
+        Gateway::new(&definition, &Backends { lambda: Some(Arc::new(invoker)), http: None, ..Backends::default() })
+            .expect("gateway");
 
     let event: GatewayEvent = serde_json::from_slice(&event_for("/pets/7")).expect("event");
     let reply = serde_json::to_value(gateway.handle(event).await).expect("reply");
@@ -82,7 +83,8 @@ async fn a_gateway_reaches_its_functions_through_the_sdk() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
     let invoker = sdk_invoker(&format!("http://{closed}")).await;
     let gateway =
-        Gateway::new(&definition, &Backends { lambda: Some(Arc::new(invoker)), http: None, ..Backends::default() }).expect("gateway");
+        Gateway::new(&definition, &Backends { lambda: Some(Arc::new(invoker)), http: None, ..Backends::default() })
+            .expect("gateway");
     let event: GatewayEvent = serde_json::from_slice(&event_for("/pets/7")).expect("event");
     let started = std::time::Instant::now();
     let reply = serde_json::to_value(gateway.handle(event).await).expect("reply");

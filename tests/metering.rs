@@ -74,8 +74,12 @@ async fn key(store: &dyn Store, plans: &[&str]) -> (String, String) {
 async fn keys_are_checked_as_api_gateway_does() {
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory());
     let clock = ManualClock::at(T0);
-    let gold = plan(store.as_ref(), PlanInput { name: "gold".into(), stages: vec!["prod".into()], ..PlanInput::default() }).await;
-    let dev_only = plan(store.as_ref(), PlanInput { name: "dev".into(), stages: vec!["dev".into()], ..PlanInput::default() }).await;
+    let gold =
+        plan(store.as_ref(), PlanInput { name: "gold".into(), stages: vec!["prod".into()], ..PlanInput::default() })
+            .await;
+    let dev_only =
+        plan(store.as_ref(), PlanInput { name: "dev".into(), stages: vec!["dev".into()], ..PlanInput::default() })
+            .await;
     let (id, value) = key(store.as_ref(), &[&gold.id]).await;
     let (_, dev_value) = key(store.as_ref(), &[&dev_only.id]).await;
     let (_, no_plan_value) = key(store.as_ref(), &[]).await;
@@ -121,7 +125,9 @@ async fn keys_are_checked_as_api_gateway_does() {
 async fn rolled_values_work_through_their_grace_period_only() {
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory());
     let clock = ManualClock::at(T0);
-    let gold = plan(store.as_ref(), PlanInput { name: "gold".into(), stages: vec!["prod".into()], ..PlanInput::default() }).await;
+    let gold =
+        plan(store.as_ref(), PlanInput { name: "gold".into(), stages: vec!["prod".into()], ..PlanInput::default() })
+            .await;
     let (id, old) = key(store.as_ref(), &[&gold.id]).await;
     let gw = gateway(DEFINITION, "prod", Arc::clone(&store), &clock);
     let (_, new) = Admin::new(store.as_ref(), T0 / 1_000).roll_key(&id, 30, None).await.expect("roll");
@@ -220,7 +226,12 @@ routes:
 }
 
 /// `n` router instances with their own pipelines and memory, each with its own client to one dynalite table.
-async fn instances(server: &Dynalite, n: usize, definition: &str, clock: &ManualClock) -> (Arc<dyn Store>, Vec<Gateway>, Vec<Arc<Counting<tollgate_core::store::dynamo::DynamoStore>>>) {
+async fn instances(
+    server: &Dynalite,
+    n: usize,
+    definition: &str,
+    clock: &ManualClock,
+) -> (Arc<dyn Store>, Vec<Gateway>, Vec<Arc<Counting<tollgate_core::store::dynamo::DynamoStore>>>) {
     let admin_store = server.table().await;
     let table = admin_store.table().to_owned();
     let mut gateways = Vec::new();
@@ -316,21 +327,30 @@ async fn throttle_is_exact_across_eight_instances() {
         per_step.push(round(&gateways, 2, &value).await);
         clock.advance_us(step_us);
     }
-    // A token bucket's promise, checked over every window: at most burst + rate * width.
+    // A token bucket's promise, checked over every window: at most burst + rate * width (integer µs, so
+    // float rounding cannot hide or invent a violation).
+    let rate_per_s = 50_i64;
     for i in 0..steps {
-        let mut sum = 0;
+        let mut sum = 0_i64;
         for (j, n) in per_step.iter().enumerate().skip(i) {
-            sum += n;
-            let width_s = ((j - i) as f64) * (step_us as f64) / 1e6;
-            let allowance = f64::from(burst) + rate * width_s;
-            assert!(sum as f64 <= allowance, "steps {i}..={j}: {sum} admitted, allowance {allowance}");
+            sum += i64::try_from(*n).expect("fits");
+            let width_us = i64::try_from(j - i).expect("fits") * step_us;
+            let allowance_e6 = i64::from(burst) * MICROS_PER_SEC + rate_per_s * width_us;
+            assert!(
+                sum * MICROS_PER_SEC <= allowance_e6,
+                "steps {i}..={j}: {sum} admitted, allowance {}",
+                allowance_e6 as f64 / 1e6
+            );
         }
     }
     let total: usize = per_step.iter().sum();
     let allowance = f64::from(burst) + rate * ((steps - 1) as f64) * (step_us as f64) / 1e6;
     let under = 1.0 - total as f64 / allowance.floor();
     let (reads, writes) = ops(&counters);
-    eprintln!("throttle across 8 instances: {total} admitted of {allowance} allowed (under-admission {:.2}%); {reads} reads, {writes} writes", under * 100.0);
+    eprintln!(
+        "throttle across 8 instances: {total} admitted of {allowance} allowed (under-admission {:.2}%); {reads} reads, {writes} writes",
+        under * 100.0
+    );
     assert!(under <= 0.01, "under-admission {under}");
 }
 
@@ -349,7 +369,13 @@ async fn a_store_outage_fails_open_or_closed_as_each_plan_chooses() {
         on_store_error: FailMode::Open,
         ..PlanInput::default()
     };
-    let closed = PlanInput { id: Some("closed".into()), name: "closed".into(), on_store_error: FailMode::Closed, stages: vec!["dev".into()], ..open.clone() };
+    let closed = PlanInput {
+        id: Some("closed".into()),
+        name: "closed".into(),
+        on_store_error: FailMode::Closed,
+        stages: vec!["dev".into()],
+        ..open.clone()
+    };
     plan(store.as_ref(), open).await;
     plan(store.as_ref(), closed).await;
     let (open_key, open_value) = key(store.as_ref(), &["open"]).await;
@@ -368,7 +394,11 @@ async fn a_store_outage_fails_open_or_closed_as_each_plan_chooses() {
     for _ in 0..5 {
         assert_eq!(call(&prod, "/metered", Some(&open_value)).await.status, 200, "fails open: served");
         let refused = call(&dev, "/metered", Some(&closed_value)).await;
-        assert_eq!((refused.status.as_u16(), message(&refused).as_str()), (500, "Internal server error"), "fails closed");
+        assert_eq!(
+            (refused.status.as_u16(), message(&refused).as_str()),
+            (500, "Internal server error"),
+            "fails closed"
+        );
     }
 
     // The store comes back (empty: dynalite keeps nothing); the requests served meanwhile are charged.

@@ -33,7 +33,9 @@ impl Running {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("gateway.yaml");
         std::fs::write(&config, yaml).expect("write definition");
-        let server = Server::start(&ServeOptions { config, port: 0, stage: None, store: StoreArgs::default() }).await.expect("serve starts");
+        let server = Server::start(&ServeOptions { config, port: 0, stage: None, store: StoreArgs::default() })
+            .await
+            .expect("serve starts");
         Self { server, _dir: dir, client: reqwest::Client::new() }
     }
 
@@ -340,7 +342,9 @@ async fn a_bare_config_file_name_runs_local_functions() {
     // The test's working directory is the crate's; copy the definition there under a unique name.
     let name = format!("bare-{}.yaml", std::process::id());
     std::fs::copy(dir.path().join("gateway.yaml"), &name).expect("copy");
-    let started = Server::start(&ServeOptions { config: name.clone().into(), port: 0, stage: None, store: StoreArgs::default() }).await;
+    let started =
+        Server::start(&ServeOptions { config: name.clone().into(), port: 0, stage: None, store: StoreArgs::default() })
+            .await;
     let _ = std::fs::remove_file(&name);
     let server = started.expect("serve starts with a bare file name");
     let r = reqwest::get(format!("http://{}/fn/echo", server.addr)).await.expect("request");

@@ -111,7 +111,10 @@ async fn throttle_slices_follow_gcra(store: Arc<dyn Store>) {
     );
     // Idle long enough, the bucket is full again and the slice starts now.
     let later = t + 10_000_000;
-    assert_eq!(store.take_slice("b", cadence, 5, later).await.expect("take"), Slice::Granted { start_us: later, count: 5 });
+    assert_eq!(
+        store.take_slice("b", cadence, 5, later).await.expect("take"),
+        Slice::Granted { start_us: later, count: 5 }
+    );
     // Buckets are independent.
     assert_eq!(store.take_slice("other", cadence, 1, t).await.expect("take"), Slice::Granted { start_us: t, count: 1 });
 }
@@ -197,15 +200,24 @@ async fn one_plan_per_stage_per_key(store: Arc<dyn Store>) {
     let admin = Admin::new(store.as_ref(), 0);
     let a = admin.create_plan(PlanInput { name: "a".into(), stages: vec!["prod".into()], ..PlanInput::default() });
     let a = a.await.expect("plan a");
-    let b = admin.create_plan(PlanInput { name: "b".into(), stages: vec!["prod".into(), "dev".into()], ..PlanInput::default() });
+    let b = admin.create_plan(PlanInput {
+        name: "b".into(),
+        stages: vec!["prod".into(), "dev".into()],
+        ..PlanInput::default()
+    });
     let b = b.await.expect("plan b");
-    let (key, _) = admin.create_key(NewKey { name: "k".into(), enabled: true, ..NewKey::default() }).await.expect("key");
+    let (key, _) =
+        admin.create_key(NewKey { name: "k".into(), enabled: true, ..NewKey::default() }).await.expect("key");
     admin.add_key_to_plan(&key.id, &a.id).await.expect("join a");
     assert!(admin.add_key_to_plan(&key.id, &b.id).await.is_err(), "both cover prod");
     admin.remove_key_from_plan(&key.id, &a.id).await.expect("leave a");
     admin.add_key_to_plan(&key.id, &b.id).await.expect("join b");
     assert!(admin.add_key_to_plan(&key.id, "no-such-plan").await.is_err());
-    let bad = PlanInput { name: "bad".into(), quota: Some(Quota { limit: 0, period: Period::Day, offset: 0 }), ..PlanInput::default() };
+    let bad = PlanInput {
+        name: "bad".into(),
+        quota: Some(Quota { limit: 0, period: Period::Day, offset: 0 }),
+        ..PlanInput::default()
+    };
     assert!(admin.create_plan(bad).await.is_err());
 }
 
@@ -217,7 +229,8 @@ async fn embedded_store_survives_restart_and_shares_its_file() {
     let first = EmbeddedStore::open(&path).expect("open");
     let second = EmbeddedStore::open(&path).expect("open again");
     let admin = Admin::new(&first, 0);
-    let (key, value) = admin.create_key(NewKey { name: "k".into(), enabled: true, ..NewKey::default() }).await.expect("key");
+    let (key, value) =
+        admin.create_key(NewKey { name: "k".into(), enabled: true, ..NewKey::default() }).await.expect("key");
     let c = QuotaCounter { plan: "p", key: &key.id, period_start: day("2026-11-23") };
     first.take_quota(c, Some(10), 4, day("2026-11-23")).await.expect("take");
     // The other process sees both at once.

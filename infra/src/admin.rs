@@ -36,7 +36,9 @@ pub enum KeysCommand {
         disabled: bool,
     },
     List,
-    Get { id: String },
+    Get {
+        id: String,
+    },
     /// Change a key's name, description, or enabled flag.
     Update {
         id: String,
@@ -55,8 +57,12 @@ pub enum KeysCommand {
         #[arg(long, default_value_t = 3_600)]
         grace_seconds: u64,
     },
-    Disable { id: String },
-    Delete { id: String },
+    Disable {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,16 +73,26 @@ pub enum PlansCommand {
         plan: PlanArgs,
     },
     List,
-    Get { id: String },
+    Get {
+        id: String,
+    },
     /// Replace a plan's settings.
     Update {
         id: String,
         #[command(flatten)]
         plan: PlanArgs,
     },
-    Delete { id: String },
-    AddKey { plan: String, key: String },
-    RemoveKey { plan: String, key: String },
+    Delete {
+        id: String,
+    },
+    AddKey {
+        plan: String,
+        key: String,
+    },
+    RemoveKey {
+        plan: String,
+        key: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -164,12 +180,22 @@ pub async fn keys(command: KeysCommand, store: &StoreArgs, out: &Output) -> anyh
             }
         }
         KeysCommand::List => {
-            let keys = all(|after| { let admin = &admin; async move { admin.list_keys(100, after.as_deref()).await } }).await?;
+            let keys = all(|after| {
+                let admin = &admin;
+                async move { admin.list_keys(100, after.as_deref()).await }
+            })
+            .await?;
             if out.json { println!("{}", serde_json::to_string(&keys)?) } else { print_keys(&keys) }
         }
         KeysCommand::Get { id } => show_key(&admin.key(&id).await?, out)?,
         KeysCommand::Update { id, name, description, enable, disable } => {
-            let enabled = if enable { Some(true) } else if disable { Some(false) } else { None };
+            let enabled = if enable {
+                Some(true)
+            } else if disable {
+                Some(false)
+            } else {
+                None
+            };
             let patch = KeyPatch { name, description, enabled, ..KeyPatch::default() };
             show_key(&admin.update_key(&id, patch).await?, out)?;
         }
@@ -200,7 +226,11 @@ pub async fn plans(command: PlansCommand, store: &StoreArgs, out: &Output) -> an
         PlansCommand::Create { plan } => show_plan(&admin.create_plan(plan.input()?).await?, out)?,
         PlansCommand::Update { id, plan } => show_plan(&admin.update_plan(&id, plan.input()?).await?, out)?,
         PlansCommand::List => {
-            let plans = all(|after| { let admin = &admin; async move { admin.list_plans(100, after.as_deref()).await } }).await?;
+            let plans = all(|after| {
+                let admin = &admin;
+                async move { admin.list_plans(100, after.as_deref()).await }
+            })
+            .await?;
             if out.json { println!("{}", serde_json::to_string(&plans)?) } else { print_plans(&plans) }
         }
         PlansCommand::Get { id } => show_plan(&admin.plan(&id).await?, out)?,
@@ -276,7 +306,11 @@ impl PlanArgs {
             name: self.name.unwrap_or_default(),
             stages: self.stages,
             throttle: self.rate.zip(self.burst).map(|(rate_limit, burst_limit)| Throttle { rate_limit, burst_limit }),
-            quota: self.quota_limit.zip(period).map(|(limit, period)| Quota { limit, period, offset: self.quota_offset }),
+            quota: self.quota_limit.zip(period).map(|(limit, period)| Quota {
+                limit,
+                period,
+                offset: self.quota_offset,
+            }),
             on_store_error: if self.fail_closed { FailMode::Closed } else { FailMode::Open },
             ..PlanInput::default()
         })
@@ -301,19 +335,28 @@ where
 }
 
 fn show_key(key: &ApiKey, out: &Output) -> anyhow::Result<()> {
-    if out.json { println!("{}", serde_json::to_string(key)?) } else { print_keys(std::slice::from_ref(key)) }
+    if out.json {
+        println!("{}", serde_json::to_string(key)?)
+    } else {
+        print_keys(std::slice::from_ref(key))
+    }
     Ok(())
 }
 
 fn show_plan(plan: &Plan, out: &Output) -> anyhow::Result<()> {
-    if out.json { println!("{}", serde_json::to_string(plan)?) } else { print_plans(std::slice::from_ref(plan)) }
+    if out.json {
+        println!("{}", serde_json::to_string(plan)?)
+    } else {
+        print_plans(std::slice::from_ref(plan))
+    }
     Ok(())
 }
 
 fn print_keys(keys: &[ApiKey]) {
     println!("{:<12} {:<24} {:<8} {:<24} PLANS", "ID", "NAME", "ENABLED", "CREATED");
     for k in keys {
-        let created = chrono::DateTime::from_timestamp_millis(k.created_at_ms).unwrap_or_default().format("%Y-%m-%d %H:%M");
+        let created =
+            chrono::DateTime::from_timestamp_millis(k.created_at_ms).unwrap_or_default().format("%Y-%m-%d %H:%M");
         println!("{:<12} {:<24} {:<8} {:<24} {}", k.id, k.name, k.enabled, created, k.plans.join(","));
     }
 }
@@ -321,7 +364,8 @@ fn print_keys(keys: &[ApiKey]) {
 fn print_plans(plans: &[Plan]) {
     println!("{:<12} {:<20} {:<16} {:<18} {:<20} ON STORE ERROR", "ID", "NAME", "STAGES", "THROTTLE", "QUOTA");
     for p in plans {
-        let throttle = p.throttle.map_or_else(|| "-".to_owned(), |t| format!("{}/s burst {}", t.rate_limit, t.burst_limit));
+        let throttle =
+            p.throttle.map_or_else(|| "-".to_owned(), |t| format!("{}/s burst {}", t.rate_limit, t.burst_limit));
         let quota = p.quota.map_or_else(|| "-".to_owned(), |q| format!("{} per {:?}", q.limit, q.period));
         let fail = match p.on_store_error {
             FailMode::Open => "open",
@@ -330,4 +374,3 @@ fn print_plans(plans: &[Plan]) {
         println!("{:<12} {:<20} {:<16} {:<18} {:<20} {fail}", p.id, p.name, p.stages.join(","), throttle, quota);
     }
 }
-

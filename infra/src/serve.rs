@@ -26,8 +26,8 @@ use tollgate_core::{
 
 use crate::{
     function_url,
-    store::StoreArgs,
     local_lambda::{LocalFunction, LocalInvoker, function_name},
+    store::StoreArgs,
 };
 
 /// What `tollgate serve` was asked to run.

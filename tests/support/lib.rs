@@ -43,8 +43,11 @@ impl Invoker for EchoFunction {
 /// A gateway for `yaml` whose Lambda integrations all reach [`EchoFunction`].
 pub fn echo_gateway(yaml: &str) -> Gateway {
     let definition = Definition::from_yaml(yaml, None).expect("test definition");
-    let backends =
-        Backends { lambda: Some(Arc::new(EchoFunction)), http: Some(HttpClient::new().expect("http client")), ..Backends::default() };
+    let backends = Backends {
+        lambda: Some(Arc::new(EchoFunction)),
+        http: Some(HttpClient::new().expect("http client")),
+        ..Backends::default()
+    };
     Gateway::new(&definition, &backends).expect("gateway")
 }
 

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use crate::{
     clock::SharedClock,
     config::{Definition, IntegrationSpec},
+    error::GatewayError,
+    pipeline::{IntegrationContext, Matched},
+    request::{GatewayRequest, GatewayResponse},
     store::{
         Store,
         dynamo::{DynamoOptions, DynamoStore},
     },
-    error::GatewayError,
-    pipeline::{IntegrationContext, Matched},
-    request::{GatewayRequest, GatewayResponse},
 };
 
 pub use self::http::HttpClient;

@@ -30,11 +30,13 @@ impl MeterStage {
             .routes
             .iter()
             .map(|r| {
-                let limit = r.throttle.map(|throttle| Limit { bucket: format!("route#{scope}#{}", r.key_text), throttle });
+                let limit =
+                    r.throttle.map(|throttle| Limit { bucket: format!("route#{scope}#{}", r.key_text), throttle });
                 (r.key_text.clone(), limit)
             })
             .collect();
-        let stage_limit = definition.stage_throttle.map(|throttle| Limit { bucket: format!("stage#{scope}"), throttle });
+        let stage_limit =
+            definition.stage_throttle.map(|throttle| Limit { bucket: format!("stage#{scope}"), throttle });
         Self { meter, routes, stage_limit }
     }
 

@@ -94,12 +94,16 @@ impl Exchange {
 
 /// The error a meter refusal is answered with.
 fn refusal(meter: &Meter, refusal: Refusal) -> GatewayError {
-    let secs_until = |at_us: i64| u64::try_from((at_us - meter.now_us()).max(0)).unwrap_or(0).div_ceil(MICROS_PER_SEC.unsigned_abs());
+    let secs_until = |at_us: i64| {
+        u64::try_from((at_us - meter.now_us()).max(0)).unwrap_or(0).div_ceil(MICROS_PER_SEC.unsigned_abs())
+    };
     match refusal {
         Refusal::Forbidden(why) => GatewayError::Forbidden(why),
-        Refusal::Throttled { retry_at_us, burst } => {
-            GatewayError::Throttled(RateLimit { limit: u64::from(burst), remaining: 0, reset_secs: secs_until(retry_at_us) })
-        }
+        Refusal::Throttled { retry_at_us, burst } => GatewayError::Throttled(RateLimit {
+            limit: u64::from(burst),
+            remaining: 0,
+            reset_secs: secs_until(retry_at_us),
+        }),
         Refusal::QuotaExceeded { limit, resets_at_ms } => {
             GatewayError::QuotaExceeded(RateLimit { limit, remaining: 0, reset_secs: secs_until(resets_at_ms * 1_000) })
         }

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
     types::{
-        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ReturnValue, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+        ProjectionType, ReturnValue, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     },
 };
 use chrono::NaiveDate;
@@ -72,7 +72,11 @@ impl DynamoStore {
             // A local server checks no signature; without this the SDK spends seconds hunting credentials.
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
                 loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "tollgate", "local", None, None, "tollgate-local",
+                    "tollgate",
+                    "local",
+                    None,
+                    None,
+                    "tollgate-local",
                 ));
             }
             if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
@@ -126,18 +130,23 @@ impl DynamoStore {
         }
         // The SDK's waiter polls every 20 s; a local table is active within milliseconds.
         for _ in 0..600 {
-            let described = self.client.describe_table().table_name(&self.table).send().await.map_err(|e| sdk_error(&e))?;
+            let described =
+                self.client.describe_table().table_name(&self.table).send().await.map_err(|e| sdk_error(&e))?;
             if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let ttl = TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().map_err(build_error)?;
+        let ttl =
+            TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().map_err(build_error)?;
         match self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(ttl).send().await {
             Ok(_) => Ok(None),
-            Err(e) if matches!(e.code(), Some("UnknownOperationException" | "ValidationException")) => Ok(Some(
-                format!("the server did not turn on TTL ({}); expired items stay until deleted", e.code().unwrap_or("")),
-            )),
+            Err(e) if matches!(e.code(), Some("UnknownOperationException" | "ValidationException")) => {
+                Ok(Some(format!(
+                    "the server did not turn on TTL ({}); expired items stay until deleted",
+                    e.code().unwrap_or("")
+                )))
+            }
             Err(e) => Err(sdk_error(&e)),
         }
     }
@@ -433,7 +442,13 @@ impl Store for DynamoStore {
         })
     }
 
-    fn take_slice<'a>(&'a self, bucket: &'a str, cadence: Cadence, want: u32, now_us: Micros) -> StoreFuture<'a, Slice> {
+    fn take_slice<'a>(
+        &'a self,
+        bucket: &'a str,
+        cadence: Cadence,
+        want: u32,
+        now_us: Micros,
+    ) -> StoreFuture<'a, Slice> {
         Box::pin(async move {
             let pk = format!("BUCKET#{bucket}");
             let step = cadence.interval_us;
@@ -545,9 +560,7 @@ impl Store for DynamoStore {
             let pk = quota_pk(counter.plan, counter.key);
             let sk = counter.period_start.to_string();
             let ttl = epoch_secs(counter.period_start) + QUOTA_KEEP_SECS;
-            let names = || {
-                HashMap::from([("#ttl".to_owned(), "ttl".to_owned()), ("#day".to_owned(), day_label(day))])
-            };
+            let names = || HashMap::from([("#ttl".to_owned(), "ttl".to_owned()), ("#day".to_owned(), day_label(day))]);
             let Some(allowance) = allowance else {
                 // Unlimited: count only.
                 self.update(Update {
@@ -575,12 +588,7 @@ impl Store for DynamoStore {
                                      #day = if_not_exists(#day, :zero) + :n, #ttl = if_not_exists(#ttl, :ttl)",
                         condition: Some("attribute_not_exists(remaining) OR remaining >= :n"),
                         names: names(),
-                        values: values([
-                            (":allow", n(allowance)),
-                            (":n", n(ask)),
-                            (":zero", n(0)),
-                            (":ttl", n(ttl)),
-                        ]),
+                        values: values([(":allow", n(allowance)), (":n", n(ask)), (":zero", n(0)), (":ttl", n(ttl))]),
                     })
                     .await;
                 match done {
@@ -632,7 +640,12 @@ impl Store for DynamoStore {
         })
     }
 
-    fn grant_quota<'a>(&'a self, counter: QuotaCounter<'a>, allowance: Option<u64>, extra: u64) -> StoreFuture<'a, i64> {
+    fn grant_quota<'a>(
+        &'a self,
+        counter: QuotaCounter<'a>,
+        allowance: Option<u64>,
+        extra: u64,
+    ) -> StoreFuture<'a, i64> {
         Box::pin(async move {
             let pk = quota_pk(counter.plan, counter.key);
             let sk = counter.period_start.to_string();

@@ -229,15 +229,18 @@ impl Store for EmbeddedStore {
     fn list_records<'a>(&'a self, kind: Kind, limit: u32, after: Option<&'a str>) -> StoreFuture<'a, Page<String>> {
         Box::pin(async move {
             self.read(|d| {
-            let records = d.records(kind);
-            let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-            let mut ids = records
-                .range::<str, _>((after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded), std::ops::Bound::Unbounded))
-                .map(|(id, (_, doc))| (id.clone(), doc.clone()));
-            let items: Vec<(String, String)> = ids.by_ref().take(limit).collect();
-            let more = ids.next().is_some();
-            let next = if more { items.last().map(|(id, _)| id.clone()) } else { None };
-            Page { items: items.into_iter().map(|(_, doc)| doc).collect(), next }
+                let records = d.records(kind);
+                let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+                let mut ids = records
+                    .range::<str, _>((
+                        after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .map(|(id, (_, doc))| (id.clone(), doc.clone()));
+                let items: Vec<(String, String)> = ids.by_ref().take(limit).collect();
+                let more = ids.next().is_some();
+                let next = if more { items.last().map(|(id, _)| id.clone()) } else { None };
+                Page { items: items.into_iter().map(|(_, doc)| doc).collect(), next }
             })
         })
     }
@@ -245,12 +248,21 @@ impl Store for EmbeddedStore {
     fn delete_record<'a>(&'a self, kind: Kind, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.write(|d| {
-                d.records(kind).remove(id).map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("{} {id}", kind.label())))
+                d.records(kind)
+                    .remove(id)
+                    .map(|_| ())
+                    .ok_or_else(|| StoreError::NotFound(format!("{} {id}", kind.label())))
             })
         })
     }
 
-    fn take_slice<'a>(&'a self, bucket: &'a str, cadence: Cadence, want: u32, now_us: Micros) -> StoreFuture<'a, Slice> {
+    fn take_slice<'a>(
+        &'a self,
+        bucket: &'a str,
+        cadence: Cadence,
+        want: u32,
+        now_us: Micros,
+    ) -> StoreFuture<'a, Slice> {
         Box::pin(async move {
             // Buckets are memory only: no need to touch the file.
             let mut inner = self
@@ -306,7 +318,12 @@ impl Store for EmbeddedStore {
         })
     }
 
-    fn grant_quota<'a>(&'a self, counter: QuotaCounter<'a>, allowance: Option<u64>, extra: u64) -> StoreFuture<'a, i64> {
+    fn grant_quota<'a>(
+        &'a self,
+        counter: QuotaCounter<'a>,
+        allowance: Option<u64>,
+        extra: u64,
+    ) -> StoreFuture<'a, i64> {
         Box::pin(async move {
             let extra = i64::try_from(extra).unwrap_or(i64::MAX);
             self.write(|d| {
@@ -329,20 +346,23 @@ impl Store for EmbeddedStore {
         Box::pin(async move {
             let prefix = format!("{plan}#{key}#");
             self.read(|d| {
-                d
-                .quotas
-                .range(prefix.clone()..)
-                .take_while(|(id, _)| id.starts_with(&prefix))
-                .filter_map(|(id, entry)| {
-                    let start: NaiveDate = id[prefix.len()..].parse().ok()?;
-                    (from..=to).contains(&start).then(|| QuotaRecord {
-                        period_start: Some(start),
-                        remaining: entry.remaining,
-                        extra: entry.extra,
-                        used_by_day: entry.used.iter().filter_map(|(d, n)| Some((parse_day_label(d)?, *n))).collect(),
+                d.quotas
+                    .range(prefix.clone()..)
+                    .take_while(|(id, _)| id.starts_with(&prefix))
+                    .filter_map(|(id, entry)| {
+                        let start: NaiveDate = id[prefix.len()..].parse().ok()?;
+                        (from..=to).contains(&start).then(|| QuotaRecord {
+                            period_start: Some(start),
+                            remaining: entry.remaining,
+                            extra: entry.extra,
+                            used_by_day: entry
+                                .used
+                                .iter()
+                                .filter_map(|(d, n)| Some((parse_day_label(d)?, *n)))
+                                .collect(),
+                        })
                     })
-                })
-                .collect()
+                    .collect()
             })
         })
     }

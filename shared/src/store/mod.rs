@@ -138,7 +138,8 @@ pub trait Store: Send + Sync {
     // ---- metering ----
 
     /// Takes up to `want` tokens from a throttle bucket (GCRA), all conforming at `now_us`.
-    fn take_slice<'a>(&'a self, bucket: &'a str, cadence: Cadence, want: u32, now_us: Micros) -> StoreFuture<'a, Slice>;
+    fn take_slice<'a>(&'a self, bucket: &'a str, cadence: Cadence, want: u32, now_us: Micros)
+    -> StoreFuture<'a, Slice>;
     /// Takes up to `want` requests from a quota counter that starts with `allowance` (None: unlimited, count
     /// only), and counts them as used on `day`.
     fn take_quota<'a>(
@@ -158,7 +159,8 @@ pub trait Store: Send + Sync {
         day: NaiveDate,
     ) -> StoreFuture<'a, ()>;
     /// Grants `extra` requests on top of the allowance for this period (API Gateway's UpdateUsage).
-    fn grant_quota<'a>(&'a self, counter: QuotaCounter<'a>, allowance: Option<u64>, extra: u64) -> StoreFuture<'a, i64>;
+    fn grant_quota<'a>(&'a self, counter: QuotaCounter<'a>, allowance: Option<u64>, extra: u64)
+    -> StoreFuture<'a, i64>;
     /// The counters of one key under one plan whose periods start between `from` and `to`, inclusive.
     fn quota_records<'a>(
         &'a self,

@@ -66,7 +66,9 @@ fn yes() -> bool {
 }
 
 /// A field that is present, even as `null`, is `Some`: `Some(None)` clears it, absence leaves it alone.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -175,7 +177,10 @@ impl<'s> Admin<'s> {
 
     pub async fn list_keys(&self, limit: u32, after: Option<&str>) -> Result<Page<ApiKey>> {
         let page = self.store.list_records(Kind::Key, limit, after).await?;
-        Ok(Page { items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?, next: page.next })
+        Ok(Page {
+            items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?,
+            next: page.next,
+        })
     }
 
     pub async fn update_key(&self, id: &str, patch: KeyPatch) -> Result<ApiKey> {
@@ -337,7 +342,10 @@ impl<'s> Admin<'s> {
 
     pub async fn list_plans(&self, limit: u32, after: Option<&str>) -> Result<Page<Plan>> {
         let page = self.store.list_records(Kind::Plan, limit, after).await?;
-        Ok(Page { items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?, next: page.next })
+        Ok(Page {
+            items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?,
+            next: page.next,
+        })
     }
 
     /// Replaces a plan's settings (its id and creation time stay).
@@ -356,7 +364,13 @@ impl<'s> Admin<'s> {
     // ===== usage =====
 
     /// Per key of the plan (or just `key_id`), per day from `start` to `end`: `[used, remaining]`.
-    pub async fn usage(&self, plan_id: &str, start: NaiveDate, end: NaiveDate, key_id: Option<&str>) -> Result<UsageReport> {
+    pub async fn usage(
+        &self,
+        plan_id: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+        key_id: Option<&str>,
+    ) -> Result<UsageReport> {
         if end < start {
             return Err(AdminError::BadRequest("endDate is before startDate".into()));
         }

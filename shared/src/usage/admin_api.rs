@@ -65,11 +65,17 @@ impl AdminApi {
     pub fn new() -> Self {
         let table: [(&str, Vec<(Method, Op)>); 8] = [
             ("/keys", vec![(Method::POST, Op::CreateKey), (Method::GET, Op::ListKeys)]),
-            ("/keys/{id}", vec![(Method::GET, Op::GetKey), (Method::PATCH, Op::UpdateKey), (Method::DELETE, Op::DeleteKey)]),
+            (
+                "/keys/{id}",
+                vec![(Method::GET, Op::GetKey), (Method::PATCH, Op::UpdateKey), (Method::DELETE, Op::DeleteKey)],
+            ),
             ("/keys/{id}/roll", vec![(Method::POST, Op::RollKey)]),
             ("/keys/{id}/disable", vec![(Method::POST, Op::DisableKey)]),
             ("/plans", vec![(Method::POST, Op::CreatePlan), (Method::GET, Op::ListPlans)]),
-            ("/plans/{id}", vec![(Method::GET, Op::GetPlan), (Method::PUT, Op::UpdatePlan), (Method::DELETE, Op::DeletePlan)]),
+            (
+                "/plans/{id}",
+                vec![(Method::GET, Op::GetPlan), (Method::PUT, Op::UpdatePlan), (Method::DELETE, Op::DeletePlan)],
+            ),
             ("/plans/{id}/keys/{key}", vec![(Method::PUT, Op::AddKey), (Method::DELETE, Op::RemoveKey)]),
             ("/plans/{id}/usage", vec![(Method::GET, Op::Usage)]),
         ];
@@ -99,7 +105,11 @@ impl AdminApi {
                 if status.is_server_error() {
                     tracing::error!(error = %e, "admin request failed");
                 }
-                let message = if status == StatusCode::INTERNAL_SERVER_ERROR { "Internal server error".to_owned() } else { e.to_string() };
+                let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    "Internal server error".to_owned()
+                } else {
+                    e.to_string()
+                };
                 json(status, &serde_json::json!({ "message": message }))
             }
         }
@@ -112,17 +122,18 @@ impl AdminApi {
         now_ms: i64,
     ) -> Result<(StatusCode, serde_json::Value), AdminError> {
         let found = self.routes.at(&request.raw_path).map_err(|_| AdminError::NotFound("Not Found".into()))?;
-        let op = found
-            .value
-            .iter()
-            .find(|(m, _)| *m == request.method)
-            .map(|(_, op)| *op)
-            .ok_or_else(|| AdminError::BadRequest(format!("{} is not allowed on {}", request.method, request.raw_path)))?;
+        let op = found.value.iter().find(|(m, _)| *m == request.method).map(|(_, op)| *op).ok_or_else(|| {
+            AdminError::BadRequest(format!("{} is not allowed on {}", request.method, request.raw_path))
+        })?;
         let id = found.params.get("id").unwrap_or_default();
         let key = found.params.get("key").unwrap_or_default();
         let query: Vec<(String, String)> = form_urlencoded::parse(request.raw_query.as_bytes()).into_owned().collect();
         let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let limit = param("limit").map(str::parse::<u32>).transpose().map_err(|_| AdminError::BadRequest("limit must be a number".into()))?.unwrap_or(25);
+        let limit = param("limit")
+            .map(str::parse::<u32>)
+            .transpose()
+            .map_err(|_| AdminError::BadRequest("limit must be a number".into()))?
+            .unwrap_or(25);
         let admin = Admin::new(store, now_ms);
         let ok = |v: serde_json::Value| Ok((StatusCode::OK, v));
         match op {
@@ -134,16 +145,24 @@ impl AdminApi {
             Op::GetKey => ok(to_json(&admin.key(id).await?)),
             Op::UpdateKey => ok(to_json(&admin.update_key(id, body::<KeyPatch>(request)?).await?)),
             Op::RollKey => {
-                let roll = if request.body.is_empty() { RollBody { grace_seconds: default_grace(), value: None } } else { body::<RollBody>(request)? };
+                let roll = if request.body.is_empty() {
+                    RollBody { grace_seconds: default_grace(), value: None }
+                } else {
+                    body::<RollBody>(request)?
+                };
                 let (key, value) = admin.roll_key(id, roll.grace_seconds, roll.value).await?;
                 ok(serde_json::json!({ "key": key, "value": value }))
             }
-            Op::DisableKey => ok(to_json(&admin.update_key(id, KeyPatch { enabled: Some(false), ..KeyPatch::default() }).await?)),
+            Op::DisableKey => {
+                ok(to_json(&admin.update_key(id, KeyPatch { enabled: Some(false), ..KeyPatch::default() }).await?))
+            }
             Op::DeleteKey => {
                 admin.delete_key(id).await?;
                 Ok((StatusCode::ACCEPTED, serde_json::json!({})))
             }
-            Op::CreatePlan => Ok((StatusCode::CREATED, to_json(&admin.create_plan(body::<PlanInput>(request)?).await?))),
+            Op::CreatePlan => {
+                Ok((StatusCode::CREATED, to_json(&admin.create_plan(body::<PlanInput>(request)?).await?)))
+            }
             Op::ListPlans => ok(page(&admin.list_plans(limit, param("position")).await?)),
             Op::GetPlan => ok(to_json(&admin.plan(id).await?)),
             Op::UpdatePlan => ok(to_json(&admin.update_plan(id, body::<PlanInput>(request)?).await?)),

@@ -35,8 +35,14 @@ pub struct Caller {
 pub enum Refusal {
     /// Missing, unknown, disabled or expired key, or no plan for this stage (the reason is for the log only).
     Forbidden(&'static str),
-    Throttled { retry_at_us: Micros, burst: u32 },
-    QuotaExceeded { limit: u64, resets_at_ms: i64 },
+    Throttled {
+        retry_at_us: Micros,
+        burst: u32,
+    },
+    QuotaExceeded {
+        limit: u64,
+        resets_at_ms: i64,
+    },
     /// The store failed and the plan fails closed.
     StoreDown(String),
 }
@@ -183,9 +189,7 @@ impl Meter {
     }
 
     async fn key(&self, hash: &KeyHash, now: Micros) -> Result<KnownKey, Refusal> {
-        let cached = self.keys.lock().ok().and_then(|map| {
-            map.get(hash).map(|c| (c.value.clone(), c.at_us))
-        });
+        let cached = self.keys.lock().ok().and_then(|map| map.get(hash).map(|c| (c.value.clone(), c.at_us)));
         if let Some((value, at)) = &cached
             && now - at < self.cache_us
         {
@@ -241,7 +245,9 @@ impl Meter {
         if map.len() >= MAX_ENTRIES && !map.contains_key(&local) {
             map.clear();
         }
-        Arc::clone(map.entry(local).or_insert_with(|| Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle))))
+        Arc::clone(
+            map.entry(local).or_insert_with(|| Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle))),
+        )
     }
 
     fn quota_slot(&self, caller: &Caller) -> Arc<QuotaSlot> {

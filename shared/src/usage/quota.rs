@@ -27,8 +27,15 @@ const MAX_BLOCK: u64 = 1_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaVerdict {
     /// Admitted. `remaining` is what this instance knows remains (the store's count plus its own block).
-    Admitted { limit: Option<u64>, remaining: Option<u64>, resets_at_ms: i64 },
-    Exceeded { limit: u64, resets_at_ms: i64 },
+    Admitted {
+        limit: Option<u64>,
+        remaining: Option<u64>,
+        resets_at_ms: i64,
+    },
+    Exceeded {
+        limit: u64,
+        resets_at_ms: i64,
+    },
 }
 
 /// One key's quota under one plan, as this instance sees it.
@@ -70,7 +77,12 @@ impl QuotaScope<'_> {
 
 impl QuotaSlot {
     /// Admits one request at `now_us`, or says the quota is spent.
-    pub async fn admit(&self, store: &dyn Store, scope: QuotaScope<'_>, now_us: Micros) -> Result<QuotaVerdict, StoreError> {
+    pub async fn admit(
+        &self,
+        store: &dyn Store,
+        scope: QuotaScope<'_>,
+        now_us: Micros,
+    ) -> Result<QuotaVerdict, StoreError> {
         let now_ms = now_us / 1_000;
         let period = scope.plan.quota.map_or(period::Period::Month, |q| q.period);
         let (start, resets_at_ms) = period.bounds(now_ms);

@@ -25,13 +25,18 @@ use crate::{
 /// Tokens an instance refused by an overloaded bucket waits for before asking again. Larger saves writes;
 /// smaller keeps admission closer to the bucket's own timing (measured: README, "Exactness").
 const OVERLOAD_SLICE: u32 = 4;
+/// A slice of an idle bucket is spent or lost by `start + count * interval`; ask for at least enough tokens to
+/// span this long, or a fast bucket's slices (1 µs apart at 1M/s) would expire between two requests.
+const MIN_SLICE_SPAN_US: Micros = MICROS_PER_SEC;
 
 /// What one throttle said about one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Admitted,
     /// Refused; the next token conforms at this time.
-    Throttled { retry_at_us: Micros },
+    Throttled {
+        retry_at_us: Micros,
+    },
 }
 
 /// One throttle bucket as one instance sees it.
@@ -41,6 +46,8 @@ pub struct ThrottleBucket {
     cadence: Cadence,
     /// The most tokens one slice may hold: a quarter of the burst, so one instance leaves room for others.
     max_slice: u32,
+    /// Tokens that span [`MIN_SLICE_SPAN_US`].
+    min_by_span: u32,
     state: Mutex<SliceState>,
 }
 
@@ -61,7 +68,14 @@ impl ThrottleBucket {
     pub fn new(name: String, throttle: Throttle) -> Self {
         let cadence = cadence_of(throttle);
         let max_slice = (throttle.burst_limit / 4).max(1);
-        Self { name, cadence, max_slice, state: Mutex::new(SliceState { want: 1, ..SliceState::default() }) }
+        let min_by_span = u32::try_from(MIN_SLICE_SPAN_US / cadence.interval_us).unwrap_or(u32::MAX).max(1);
+        Self {
+            name,
+            cadence,
+            max_slice,
+            min_by_span,
+            state: Mutex::new(SliceState { want: 1, ..SliceState::default() }),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -77,7 +91,7 @@ impl ThrottleBucket {
         if state.spend(now, self.cadence.interval_us) {
             return Ok(Verdict::Admitted);
         }
-        state.resize(self.max_slice);
+        state.resize(self.max_slice, self.min_by_span);
         match store.take_slice(&self.name, self.cadence, state.want, now).await? {
             Slice::Granted { start_us, count } => {
                 state.next = start_us;
@@ -127,7 +141,7 @@ impl SliceState {
         true
     }
 
-    fn resize(&mut self, max: u32) {
+    fn resize(&mut self, max: u32, min: u32) {
         if self.granted > 0 {
             if self.spent >= self.granted {
                 self.want = self.want.saturating_mul(2);
@@ -135,7 +149,7 @@ impl SliceState {
                 self.want /= 2;
             }
         }
-        self.want = self.want.clamp(1, max);
+        self.want = self.want.max(min).clamp(1, max);
     }
 }
 
