@@ -33,9 +33,9 @@ impl Running {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("gateway.yaml");
         std::fs::write(&config, yaml).expect("write definition");
-        let server = Server::start(&ServeOptions { config, port: 0, stage: None, store: StoreArgs::default() })
-            .await
-            .expect("serve starts");
+        // Each server keeps its keys and plans in its own temporary folder.
+        let store = StoreArgs { store: dir.path().join("store.json"), ..StoreArgs::default() };
+        let server = Server::start(&ServeOptions { config, port: 0, stage: None, store }).await.expect("serve starts");
         Self { server, _dir: dir, client: reqwest::Client::new() }
     }
 
@@ -365,4 +365,44 @@ fn every_example_definition_loads() {
         }
     }
     assert!(count >= 1);
+}
+
+/// Keys created in the embedded store file (as `tollgate keys create` does, from another process) open
+/// `apiKeyRequired` routes of a running `tollgate serve`; a missing key is API Gateway's 403.
+#[tokio::test]
+async fn api_keys_over_real_sockets_from_the_shared_store_file() {
+    let running = Running::start(
+        "routes:\n  GET /paid:\n    apiKeyRequired: true\n    integration: { type: mock, body: paid }\n",
+    )
+    .await;
+    let store = tollgate_core::store::embedded::EmbeddedStore::open(&running._dir.path().join("store.json"))
+        .expect("the same file");
+    let admin = tollgate_core::usage::admin::Admin::new(&store, chrono::Utc::now().timestamp_millis());
+    let plan = tollgate_core::usage::admin::PlanInput {
+        name: "p".into(),
+        stages: vec!["$default".into()],
+        quota: Some(tollgate_core::usage::Quota { limit: 2, period: tollgate_core::usage::Period::Day, offset: 0 }),
+        ..Default::default()
+    };
+    let plan = admin.create_plan(plan).await.expect("plan");
+    let new = tollgate_core::usage::admin::NewKey {
+        name: "k".into(),
+        enabled: true,
+        plans: vec![plan.id],
+        ..Default::default()
+    };
+    let (_, value) = admin.create_key(new).await.expect("key");
+
+    let refused = running.get("/paid").await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(json_body(refused).await["message"], "Forbidden");
+    let send = || running.client.get(running.url("/paid")).header("x-api-key", &value).send();
+    let ok = send().await.expect("request");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["ratelimit-remaining"], "1");
+    assert_eq!(send().await.expect("request").status(), 200);
+    let spent = send().await.expect("request");
+    assert_eq!(spent.status(), 429);
+    assert!(spent.headers().contains_key("retry-after"));
+    assert_eq!(json_body(spent).await["message"], "Limit Exceeded");
 }

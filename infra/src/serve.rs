@@ -46,6 +46,7 @@ pub struct Server {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    front: Arc<FrontDoor>,
 }
 
 struct FrontDoor {
@@ -70,9 +71,10 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
         let addr = listener.local_addr()?;
+        let front = Arc::new(FrontDoor { gateway, local: addr });
         let app = Router::new()
             .fallback(front_door)
-            .with_state(Arc::new(FrontDoor { gateway, local: addr }))
+            .with_state(Arc::clone(&front))
             .into_make_service_with_connect_info::<SocketAddr>();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -83,7 +85,7 @@ impl Server {
                 tracing::error!("front door stopped: {e}");
             }
         });
-        Ok(Self { addr, task, shutdown: Some(shutdown) })
+        Ok(Self { addr, task, shutdown: Some(shutdown), front })
     }
 
     /// Serves until the process gets Ctrl-C (SIGINT) or SIGTERM, then stops its local functions.
@@ -97,6 +99,12 @@ impl Server {
             let _ = s.send(());
         }
         (&mut self.task).await?;
+        // Unspent quota blocks go back to the store, so a restart does not count them as used.
+        if let Some(meter) = self.front.gateway.meter()
+            && let Err(e) = meter.release().await
+        {
+            tracing::warn!(error = %e, "could not give unspent quota back to the store");
+        }
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Stage 5, access log: one JSON line per request through `tracing` (target `tollgate::access`), with the
+//! Stage 7, access log: one JSON line per request through `tracing` (target `tollgate::access`), with the
 //! fields of API Gateway's access-log `$context` variables. It runs for every request, errors included.
 //! Internal error detail goes here and only here; the client sees API Gateway's message.
 
@@ -20,6 +20,8 @@ pub(super) fn record(ex: &Exchange, route_key: Option<&str>, response: &GatewayR
         integrationLatency = ex.integration_latency.map(ms),
         integrationStatus = ex.integration_status,
         sourceIp = %ex.request.source_ip,
+        // API Gateway's $context.identity.apiKeyId: the key's id, never its value.
+        apiKeyId = ex.caller.as_ref().map(|c| c.key.id.as_str()),
         errorType = error.map(GatewayError::error_type),
         errorDetail = error.map(ToString::to_string),
     );

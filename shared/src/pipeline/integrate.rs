@@ -1,4 +1,4 @@
-//! Stage 3, integrate: calls the route's backend and times the call.
+//! Stage 5, integrate: calls the route's backend and times the call.
 
 use std::collections::BTreeMap;
 

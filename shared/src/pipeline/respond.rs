@@ -1,4 +1,4 @@
-//! Stage 4, respond: turns the outcome into the response the client gets. Errors become API Gateway's
+//! Stage 6, respond: turns the outcome into the response the client gets. Errors become API Gateway's
 //! `{"message": ...}` body with `x-amzn-ErrorType`; every response carries the request id under both names
 //! API Gateway uses (`x-amzn-RequestId` for REST, `apigw-requestid` for HTTP APIs).
 
