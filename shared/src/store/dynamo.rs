@@ -452,6 +452,9 @@ impl Store for DynamoStore {
         Box::pin(async move {
             let pk = format!("BUCKET#{bucket}");
             let step = cadence.interval_us;
+            // No slice holds more than a burst: every token must conform when granted.
+            let burst = u32::try_from(cadence.tolerance_us / step + 1).unwrap_or(u32::MAX);
+            let want = want.clamp(1, burst.max(1));
             let ttl = now_us / 1_000_000 + cadence.tolerance_us / 1_000_000 + BUCKET_KEEP_SECS;
             let names = || HashMap::from([("#ttl".to_owned(), "ttl".to_owned())]);
             let mut congested = self.congested.lock().map(|set| set.contains(bucket)).unwrap_or(false);
