@@ -131,13 +131,7 @@ impl<'s> Admin<'s> {
     /// Creates a key and returns it with its value, which is shown this once and never stored.
     pub async fn create_key(&self, new: NewKey) -> Result<(ApiKey, String)> {
         check_name(&new.name).map_err(AdminError::BadRequest)?;
-        let value = match new.value {
-            Some(v) => {
-                key_value::check_imported(&v).map_err(AdminError::BadRequest)?;
-                v
-            }
-            None => key_value::generate(),
-        };
+        let value = value_or_new(new.value)?;
         if new.plans.len() > MAX_PLANS_PER_KEY {
             return Err(AdminError::BadRequest(format!("a key may be in at most {MAX_PLANS_PER_KEY} plans")));
         }
@@ -160,10 +154,7 @@ impl<'s> Admin<'s> {
         let doc = sized(&key)?;
         let hash = KeyHash::of(&value);
         // The value first: if the record write then fails, an orphan value opens nothing.
-        self.store.insert_key_value(&hash, &key.id).await.map_err(|e| match e {
-            StoreError::Conflict(_) => AdminError::Conflict("an API key with that value already exists".into()),
-            other => other.into(),
-        })?;
+        self.insert_value(&hash, &key.id).await?;
         if let Err(e) = self.store.put_record(Kind::Key, &key.id, &doc, key.version, None).await {
             let _ = self.store.delete_key_value(&hash).await;
             return Err(e.into());
@@ -176,11 +167,7 @@ impl<'s> Admin<'s> {
     }
 
     pub async fn list_keys(&self, limit: u32, after: Option<&str>) -> Result<Page<ApiKey>> {
-        let page = self.store.list_records(Kind::Key, limit, after).await?;
-        Ok(Page {
-            items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?,
-            next: page.next,
-        })
+        self.list(Kind::Key, limit, after).await
     }
 
     pub async fn update_key(&self, id: &str, patch: KeyPatch) -> Result<ApiKey> {
@@ -212,21 +199,12 @@ impl<'s> Admin<'s> {
         if grace_secs > MAX_GRACE_SECS {
             return Err(AdminError::BadRequest(format!("graceSeconds must be at most {MAX_GRACE_SECS}")));
         }
-        let value = match value {
-            Some(v) => {
-                key_value::check_imported(&v).map_err(AdminError::BadRequest)?;
-                v
-            }
-            None => key_value::generate(),
-        };
+        let value = value_or_new(value)?;
         let key = self.key(id).await?;
         let hash = KeyHash::of(&value);
         let not_after = self.now_ms + i64::try_from(grace_secs * 1_000).unwrap_or(i64::MAX);
         // Order matters for a crash midway: new value, then old values' end, then the record.
-        self.store.insert_key_value(&hash, id).await.map_err(|e| match e {
-            StoreError::Conflict(_) => AdminError::Conflict("an API key with that value already exists".into()),
-            other => other.into(),
-        })?;
+        self.insert_value(&hash, id).await?;
         for old in key.values.iter().filter(|v| v.not_after_ms.is_none_or(|at| at > not_after)) {
             match self.store.expire_key_value(&old.hash, not_after).await {
                 Ok(()) | Err(StoreError::NotFound(_)) => {}
@@ -297,6 +275,14 @@ impl<'s> Admin<'s> {
         .await
     }
 
+    /// Records a new value for a key; values are unique across all keys.
+    async fn insert_value(&self, hash: &KeyHash, key_id: &str) -> Result<()> {
+        self.store.insert_key_value(hash, key_id).await.map_err(|e| match e {
+            StoreError::Conflict(_) => AdminError::Conflict("an API key with that value already exists".into()),
+            other => other.into(),
+        })
+    }
+
     async fn check_can_join(&self, key: &ApiKey, plan_id: &str) -> Result<()> {
         let plan = self.plan(plan_id).await?;
         for other in &key.plans {
@@ -341,11 +327,18 @@ impl<'s> Admin<'s> {
     }
 
     pub async fn list_plans(&self, limit: u32, after: Option<&str>) -> Result<Page<Plan>> {
-        let page = self.store.list_records(Kind::Plan, limit, after).await?;
-        Ok(Page {
-            items: page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?,
-            next: page.next,
-        })
+        self.list(Kind::Plan, limit, after).await
+    }
+
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: Kind,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page<T>> {
+        let page = self.store.list_records(kind, limit, after).await?;
+        let items = page.items.iter().map(|d| decode(d)).collect::<std::result::Result<_, _>>()?;
+        Ok(Page { items, next: page.next })
     }
 
     /// Replaces a plan's settings (its id and creation time stay).
@@ -432,6 +425,17 @@ impl<'s> Admin<'s> {
                 None => return Ok(ids),
             }
         }
+    }
+}
+
+/// The value a user brought (checked), or a new one.
+fn value_or_new(value: Option<String>) -> Result<String> {
+    match value {
+        Some(v) => {
+            key_value::check_imported(&v).map_err(AdminError::BadRequest)?;
+            Ok(v)
+        }
+        None => Ok(key_value::generate()),
     }
 }
 

@@ -237,17 +237,18 @@ impl Meter {
     }
 
     fn bucket(&self, limit: &Limit) -> Arc<ThrottleBucket> {
-        // Settings are part of the local key, so a changed plan takes effect with a fresh local slice.
-        let local = format!("{}@{}/{}", limit.bucket, limit.throttle.rate_limit, limit.throttle.burst_limit);
-        let Ok(mut map) = self.buckets.lock() else {
-            return Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle));
-        };
-        if map.len() >= MAX_ENTRIES && !map.contains_key(&local) {
+        let fresh = || Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle));
+        let Ok(mut map) = self.buckets.lock() else { return fresh() };
+        // A changed plan takes effect with a fresh local slice.
+        if let Some(bucket) = map.get(&limit.bucket).filter(|b| b.throttle() == limit.throttle) {
+            return Arc::clone(bucket);
+        }
+        if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        Arc::clone(
-            map.entry(local).or_insert_with(|| Arc::new(ThrottleBucket::new(limit.bucket.clone(), limit.throttle))),
-        )
+        let bucket = fresh();
+        map.insert(limit.bucket.clone(), Arc::clone(&bucket));
+        bucket
     }
 
     fn quota_slot(&self, caller: &Caller) -> Arc<QuotaSlot> {

@@ -43,6 +43,7 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct ThrottleBucket {
     name: String,
+    throttle: Throttle,
     cadence: Cadence,
     /// The most tokens one slice may hold: a quarter of the burst, so one instance leaves room for others.
     max_slice: u32,
@@ -71,6 +72,7 @@ impl ThrottleBucket {
         let min_by_span = u32::try_from(MIN_SLICE_SPAN_US / cadence.interval_us).unwrap_or(u32::MAX).max(1);
         Self {
             name,
+            throttle,
             cadence,
             max_slice,
             min_by_span,
@@ -80,6 +82,11 @@ impl ThrottleBucket {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The settings this bucket was made for.
+    pub fn throttle(&self) -> Throttle {
+        self.throttle
     }
 
     /// Admits one request at `now` if a conforming token is in hand or can be had from the store.
