@@ -3,6 +3,8 @@
 //! Where REST and HTTP APIs differ, Tollgate answers as a REST API does (the README lists each choice).
 //! Bodies never carry internal detail: that goes to the access log, the client gets API Gateway's words.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
 
 /// What the `RateLimit-*` and `Retry-After` headers say.
@@ -30,6 +32,21 @@ pub enum GatewayError {
     /// the log; the client only hears "Forbidden", as from API Gateway.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// No credential, or an invalid one. `challenge` is the `WWW-Authenticate` value (JWT authorizers).
+    #[error("unauthorized: {detail}")]
+    Unauthorized { challenge: Option<String>, detail: String },
+    /// A valid JWT without any of the route's scopes.
+    #[error("the token has none of the route's scopes")]
+    InsufficientScope,
+    /// A Lambda authorizer's policy does not allow the method ARN.
+    #[error("authorizer policy denies ({})", if *explicit { "explicit" } else { "implicit" })]
+    AuthorizerDenied { explicit: bool },
+    /// A Lambda authorizer failed, timed out, or answered something unreadable.
+    #[error("authorizer failure: {0}")]
+    AuthorizerFailure(String),
+    /// The resource policy refuses the source IP.
+    #[error("resource policy denies {arn}")]
+    PolicyDenied { arn: String, explicit: bool },
     /// A throttle refused the request.
     #[error("throttled")]
     Throttled(RateLimit),
@@ -57,7 +74,12 @@ impl GatewayError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_)
+            | Self::InsufficientScope
+            | Self::AuthorizerDenied { .. }
+            | Self::PolicyDenied { .. } => StatusCode::FORBIDDEN,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::AuthorizerFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Throttled(_) | Self::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IntegrationTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => StatusCode::BAD_GATEWAY,
@@ -66,8 +88,20 @@ impl GatewayError {
     }
 
     /// The `message` of the JSON body, in API Gateway's words.
-    pub fn message(&self) -> &'static str {
-        match self {
+    pub fn message(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Self::PolicyDenied { arn, explicit } => {
+                return Cow::Owned(format!(
+                    "User: anonymous is not authorized to perform: execute-api:Invoke on resource: {arn}{}",
+                    if *explicit { " with an explicit deny" } else { "" }
+                ));
+            }
+            Self::Unauthorized { .. } => "Unauthorized",
+            Self::InsufficientScope => "Forbidden",
+            Self::AuthorizerDenied { explicit: true } => {
+                "User is not authorized to access this resource with an explicit deny"
+            }
+            Self::AuthorizerDenied { explicit: false } => "User is not authorized to access this resource",
             Self::NotFound => "Not Found",
             Self::BadRequest(_) => "Bad Request",
             Self::RequestTooLarge(_) => "Request Too Long",
@@ -75,10 +109,11 @@ impl GatewayError {
             Self::Throttled(_) => "Too Many Requests",
             Self::QuotaExceeded(_) => "Limit Exceeded",
             Self::IntegrationTimeout(_) => "Endpoint request timed out",
-            Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) | Self::Internal(_) => {
-                "Internal server error"
-            }
-        }
+            Self::IntegrationFailure(_)
+            | Self::IntegrationUnreachable(_)
+            | Self::Internal(_)
+            | Self::AuthorizerFailure(_) => "Internal server error",
+        })
     }
 
     /// The `x-amzn-ErrorType` header value.
@@ -88,6 +123,11 @@ impl GatewayError {
             Self::BadRequest(_) => "BadRequestException",
             Self::RequestTooLarge(_) => "RequestEntityTooLargeException",
             Self::Forbidden(_) => "ForbiddenException",
+            Self::Unauthorized { .. } => "UnauthorizedException",
+            Self::InsufficientScope | Self::AuthorizerDenied { .. } | Self::PolicyDenied { .. } => {
+                "AccessDeniedException"
+            }
+            Self::AuthorizerFailure(_) => "AuthorizerConfigurationException",
             Self::Throttled(_) => "TooManyRequestsException",
             Self::QuotaExceeded(_) => "LimitExceededException",
             Self::IntegrationTimeout(_) => "IntegrationTimeoutException",
@@ -99,6 +139,15 @@ impl GatewayError {
 }
 
 impl GatewayError {
+    /// The `WWW-Authenticate` value a JWT refusal carries.
+    pub fn challenge(&self) -> Option<&str> {
+        match self {
+            Self::Unauthorized { challenge, .. } => challenge.as_deref(),
+            Self::InsufficientScope => Some(r#"Bearer error="insufficient_scope""#),
+            _ => None,
+        }
+    }
+
     /// The rate-limit facts a 429 carries.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         match self {

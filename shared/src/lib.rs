@@ -1,6 +1,7 @@
 //! Tollgate's core: the gateway definition, the route table, the request pipeline and its integrations, and
 //! the Lambda event edge. The functions in `functions/` and `tollgate serve` are thin adapters over [`Gateway`].
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -51,9 +51,82 @@ pub struct GatewayFile {
     /// Where API keys come from and how long their records are cached.
     #[serde(default)]
     pub api_keys: ApiKeysFile,
+    /// Authorizers by name; routes name one with `authorizer`.
+    #[serde(default)]
+    pub authorizers: BTreeMap<String, AuthorizerFile>,
+    /// The authorizer of routes that name none (`authorizer: NONE` opts a route out).
+    #[serde(default)]
+    pub default_authorizer: Option<String>,
+    /// Source-IP allow and deny lists over the whole API.
+    #[serde(default)]
+    pub resource_policy: Option<ResourcePolicyFile>,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,
+}
+
+/// An authorizer's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AuthorizerFile {
+    /// Verifies a JWT in process against the issuer's keys (HTTP APIs' JWT authorizer).
+    #[serde(rename_all = "camelCase")]
+    Jwt {
+        issuer: String,
+        /// Accepted `aud` values (or `client_id` when the token has no `aud`); at most 50.
+        audiences: Vec<String>,
+        /// Where the keys are; default: `jwks_uri` from `{issuer}/.well-known/openid-configuration`.
+        #[serde(default)]
+        jwks_uri: Option<String>,
+        #[serde(default = "default_authorization_header")]
+        identity_source: String,
+        /// Clock skew allowed on `exp`, `nbf` and `iat`, 0-300 seconds.
+        #[serde(default)]
+        leeway_seconds: u64,
+    },
+    /// Invokes a Lambda authorizer with the event API Gateway sends.
+    #[serde(rename_all = "camelCase")]
+    Lambda {
+        function: String,
+        #[serde(default = "default_payload_version")]
+        payload_format_version: String,
+        /// Payload 1.0 only: `TOKEN` (one header) or `REQUEST` (default).
+        #[serde(default)]
+        event_type: Option<String>,
+        #[serde(default = "default_identity_sources")]
+        identity_sources: Vec<String>,
+        /// 0-3600; 0 turns the cache off.
+        #[serde(default = "default_authorizer_ttl")]
+        result_ttl_seconds: u64,
+        /// Payload 2.0 only: the function answers `{"isAuthorized": bool, "context": {...}}`.
+        #[serde(default)]
+        simple_responses: bool,
+        #[serde(default = "default_authorizer_timeout")]
+        timeout_ms: u64,
+    },
+}
+
+fn default_authorization_header() -> String {
+    "$request.header.Authorization".to_owned()
+}
+fn default_identity_sources() -> Vec<String> {
+    vec![default_authorization_header()]
+}
+fn default_authorizer_ttl() -> u64 {
+    300
+}
+fn default_authorizer_timeout() -> u64 {
+    10_000
+}
+
+/// Source IP ranges (CIDR, IPv4 or IPv6). A deny match always refuses; with an allow list, only matches pass.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourcePolicyFile {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
 }
 
 /// Where a route that requires an API key finds it (API Gateway's `apiKeySource`).
@@ -138,6 +211,15 @@ pub struct RouteFile {
     /// This route's throttle in every stage (over all callers), instead of the stage's `routeThrottle`.
     #[serde(default)]
     pub throttle: Option<Throttle>,
+    /// An authorizer name from `authorizers`, or `NONE`; default: `defaultAuthorizer`.
+    #[serde(default)]
+    pub authorizer: Option<String>,
+    /// JWT authorizers: the token's `scope`/`scp` must hold at least one of these (at most 10).
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
+    /// Source-IP rules for this route, checked after the API's.
+    #[serde(default)]
+    pub resource_policy: Option<ResourcePolicyFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +292,10 @@ pub struct RouteSpec {
     pub api_key_required: bool,
     /// The route's own throttle, or the stage's default route throttle.
     pub throttle: Option<Throttle>,
+    /// The authorizer that guards the route, by name (`None`: open).
+    pub authorizer: Option<String>,
+    pub authorization_scopes: Vec<String>,
+    pub resource_policy: Option<ResourcePolicyFile>,
 }
 
 /// A checked definition for one stage.
@@ -220,6 +306,8 @@ pub struct Definition {
     pub stage_variables: BTreeMap<String, String>,
     pub routes: Vec<RouteSpec>,
     pub api_keys: ApiKeysFile,
+    pub authorizers: BTreeMap<String, AuthorizerFile>,
+    pub resource_policy: Option<ResourcePolicyFile>,
     /// Throttle over every request to this stage.
     pub stage_throttle: Option<Throttle>,
     /// Local function commands for `tollgate serve`.
@@ -255,7 +343,35 @@ impl Definition {
             let mut spec = compile_route(key_text, route, &variables)
                 .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
             spec.throttle = spec.throttle.or(route_default);
+            spec.authorizer = match route.authorizer.as_deref().or(file.default_authorizer.as_deref()) {
+                None | Some("NONE") => None,
+                Some(name) if file.authorizers.contains_key(name) => Some(name.to_owned()),
+                Some(name) => {
+                    return Err(ConfigError::Route {
+                        route: key_text.clone(),
+                        problem: format!("authorizer {name:?} is not defined under authorizers"),
+                    });
+                }
+            };
+            if !spec.authorization_scopes.is_empty()
+                && !matches!(
+                    spec.authorizer.as_ref().and_then(|n| file.authorizers.get(n)),
+                    Some(AuthorizerFile::Jwt { .. })
+                )
+            {
+                return Err(ConfigError::Route {
+                    route: key_text.clone(),
+                    problem: "authorizationScopes need a JWT authorizer".to_owned(),
+                });
+            }
             routes.push(spec);
+        }
+        for (name, authorizer) in &file.authorizers {
+            check_authorizer(authorizer)
+                .map_err(|problem| ConfigError::Parse(format!("authorizer {name:?}: {problem}")))?;
+        }
+        if let Some(policy) = &file.resource_policy {
+            check_resource_policy(policy).map_err(|p| ConfigError::Parse(format!("resourcePolicy: {p}")))?;
         }
         if !(1..=MAX_KEY_CACHE_SECS).contains(&file.api_keys.cache_seconds) {
             return Err(ConfigError::Parse(format!("apiKeys.cacheSeconds must be 1-{MAX_KEY_CACHE_SECS}")));
@@ -281,6 +397,8 @@ impl Definition {
             stage_variables: variables,
             routes,
             api_keys: file.api_keys,
+            authorizers: file.authorizers,
+            resource_policy: file.resource_policy,
             stage_throttle,
             local: file.local,
         })
@@ -290,9 +408,20 @@ impl Definition {
 impl Definition {
     /// The functions the Lambda routes name (as written: name, `name:alias` or ARN), one per route.
     pub fn lambda_functions(&self) -> impl Iterator<Item = &str> {
-        self.routes.iter().filter_map(|r| match &r.integration {
-            IntegrationSpec::Lambda { function, .. } => Some(function.as_str()),
-            _ => None,
+        self.routes
+            .iter()
+            .filter_map(|r| match &r.integration {
+                IntegrationSpec::Lambda { function, .. } => Some(function.as_str()),
+                _ => None,
+            })
+            .chain(self.authorizer_functions())
+    }
+
+    /// The Lambda functions the definition's authorizers invoke.
+    pub fn authorizer_functions(&self) -> impl Iterator<Item = &str> {
+        self.authorizers.values().filter_map(|a| match a {
+            AuthorizerFile::Lambda { function, .. } => Some(function.as_str()),
+            AuthorizerFile::Jwt { .. } => None,
         })
     }
 
@@ -301,9 +430,10 @@ impl Definition {
         self.stage_throttle.is_some() || self.routes.iter().any(|r| r.api_key_required || r.throttle.is_some())
     }
 
-    /// Whether any route has an HTTP integration (and so needs an HTTP client).
+    /// Whether any route has an HTTP integration or a JWT authorizer (and so needs an HTTP client).
     pub fn uses_http(&self) -> bool {
         self.routes.iter().any(|r| matches!(r.integration, IntegrationSpec::Http { .. }))
+            || self.authorizers.values().any(|a| matches!(a, AuthorizerFile::Jwt { .. }))
     }
 }
 
@@ -421,13 +551,91 @@ fn compile_route(key_text: &str, route: &RouteFile, vars: &BTreeMap<String, Stri
     if let Some(t) = &route.throttle {
         t.check().map_err(|e| format!("throttle: {e}"))?;
     }
+    if route.authorization_scopes.len() > 10 {
+        return Err("at most 10 authorizationScopes".to_owned());
+    }
+    if let Some(policy) = &route.resource_policy {
+        check_resource_policy(policy).map_err(|p| format!("resourcePolicy: {p}"))?;
+    }
     Ok(RouteSpec {
         key_text: key_text.to_owned(),
         key,
         integration,
         api_key_required: route.api_key_required,
         throttle: route.throttle,
+        authorizer: None,
+        authorization_scopes: route.authorization_scopes.clone(),
+        resource_policy: route.resource_policy.clone(),
     })
+}
+
+fn check_resource_policy(policy: &ResourcePolicyFile) -> Result<(), String> {
+    for cidr in policy.allow.iter().chain(&policy.deny) {
+        crate::auth::resource_policy::parse_range(cidr)?;
+    }
+    Ok(())
+}
+
+fn check_authorizer(authorizer: &AuthorizerFile) -> Result<(), String> {
+    match authorizer {
+        AuthorizerFile::Jwt { issuer, audiences, jwks_uri, identity_source, leeway_seconds } => {
+            let issuer_uri: http::Uri = issuer.parse().map_err(|_| format!("issuer {issuer:?} is not a URL"))?;
+            if !matches!(issuer_uri.scheme_str(), Some("https" | "http")) {
+                return Err(format!("issuer {issuer:?} must be an https:// URL"));
+            }
+            if audiences.is_empty() || audiences.len() > 50 {
+                return Err("audiences: 1-50 values".to_owned());
+            }
+            if let Some(uri) = jwks_uri {
+                uri.parse::<http::Uri>().map_err(|_| format!("jwksUri {uri:?} is not a URL"))?;
+            }
+            crate::auth::identity::IdentitySource::parse(identity_source)?;
+            if *leeway_seconds > 300 {
+                return Err("leewaySeconds must be 0-300".to_owned());
+            }
+        }
+        AuthorizerFile::Lambda {
+            function,
+            payload_format_version,
+            event_type,
+            identity_sources,
+            result_ttl_seconds,
+            timeout_ms,
+            simple_responses,
+        } => {
+            if function.is_empty() {
+                return Err("function is required".to_owned());
+            }
+            match (payload_format_version.as_str(), event_type.as_deref()) {
+                ("1.0", None | Some("TOKEN" | "REQUEST")) | ("2.0", None) => {}
+                ("2.0", Some(_)) => return Err("eventType applies to payload 1.0 only".to_owned()),
+                (v, _) => {
+                    return Err(format!(
+                        "payloadFormatVersion {v:?}: use \"1.0\" or \"2.0\"; eventType TOKEN or REQUEST"
+                    ));
+                }
+            }
+            if *simple_responses && payload_format_version != "2.0" {
+                return Err("simpleResponses needs payloadFormatVersion 2.0".to_owned());
+            }
+            if event_type.as_deref() == Some("TOKEN") && identity_sources.len() != 1 {
+                return Err("a TOKEN authorizer has exactly one identity source, a header".to_owned());
+            }
+            if identity_sources.is_empty() && *result_ttl_seconds > 0 {
+                return Err("a cached authorizer needs at least one identity source".to_owned());
+            }
+            for source in identity_sources {
+                crate::auth::identity::IdentitySource::parse(source)?;
+            }
+            if *result_ttl_seconds > 3_600 {
+                return Err("resultTtlSeconds must be 0-3600".to_owned());
+            }
+            if !(MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(timeout_ms) {
+                return Err(format!("timeoutMs must be {MIN_TIMEOUT_MS}-{MAX_TIMEOUT_MS}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_timeout(ms: u64) -> Result<Duration, String> {

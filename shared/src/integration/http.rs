@@ -81,6 +81,29 @@ impl HttpClient {
         let inner = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(55)).build(connector);
         Ok(Self { inner })
     }
+
+    /// A GET whose answer must be a 200 within `timeout` and at most `limit` bytes (key documents, for
+    /// authorizers). The error says which of those failed.
+    pub async fn fetch(&self, url: &str, timeout: Duration, limit: usize) -> Result<Bytes, String> {
+        let request = Request::get(url)
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("bad URL {url:?}: {e}"))?;
+        let exchange = async {
+            let response = self.inner.request(request).await.map_err(|e| error_chain(&e))?;
+            if response.status() != http::StatusCode::OK {
+                return Err(format!("{url} answered {}", response.status()));
+            }
+            Limited::new(response.into_body(), limit)
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes)
+                .map_err(|e| format!("{url}: body over {limit} bytes or unreadable: {e}"))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| format!("{url} took over {} ms", timeout.as_millis()))?
+    }
 }
 
 pub struct HttpIntegration {

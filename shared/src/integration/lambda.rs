@@ -9,6 +9,7 @@ use aws_sdk_lambda::primitives::Blob;
 
 use super::{lambda_event, lambda_reply};
 use crate::{
+    auth::Authorized,
     config::PayloadVersion,
     error::GatewayError,
     pipeline::{IntegrationContext, Matched},
@@ -108,8 +109,9 @@ impl LambdaIntegration {
         matched: &Matched,
         route_key: &str,
         context: &IntegrationContext,
+        authorized: Option<&Authorized>,
     ) -> Result<GatewayResponse, GatewayError> {
-        let event = lambda_event::build(self.payload, request, matched, route_key, context)
+        let event = lambda_event::build(self.payload, request, matched, route_key, context, authorized)
             .map_err(|e| GatewayError::Internal(format!("cannot serialize the proxy event: {e}")))?;
         if event.len() > MAX_PAYLOAD_BYTES {
             return Err(GatewayError::RequestTooLarge(format!("Lambda event of {} bytes", event.len())));

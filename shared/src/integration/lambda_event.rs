@@ -7,6 +7,7 @@ use http::HeaderMap;
 use serde::Serialize;
 
 use crate::{
+    auth::Authorized,
     config::PayloadVersion,
     event::{body, time::request_time},
     pipeline::{IntegrationContext, Matched},
@@ -20,11 +21,42 @@ pub fn build(
     matched: &Matched,
     route_key: &str,
     context: &IntegrationContext,
+    authorized: Option<&Authorized>,
 ) -> Result<Vec<u8>, serde_json::Error> {
     let common = Common::new(request, matched, context);
     match version {
-        PayloadVersion::V2 => serde_json::to_vec(&v2(request, route_key, context, &common)),
-        PayloadVersion::V1 => serde_json::to_vec(&v1(request, route_key, context, &common)),
+        PayloadVersion::V2 => {
+            let mut event = v2(request, route_key, context, &common);
+            event.request_context.authorizer = authorized.map(authorizer_v2);
+            serde_json::to_vec(&event)
+        }
+        PayloadVersion::V1 => {
+            let mut event = v1(request, route_key, context, &common);
+            event.request_context.authorizer = authorized.map(authorizer_v1);
+            serde_json::to_vec(&event)
+        }
+    }
+}
+
+/// `requestContext.authorizer` in payload 2.0: `{"jwt": {"claims", "scopes"}}` or `{"lambda": context}`.
+fn authorizer_v2(authorized: &Authorized) -> serde_json::Value {
+    match authorized {
+        Authorized::Jwt { claims, scopes } => serde_json::json!({ "jwt": { "claims": claims, "scopes": scopes } }),
+        Authorized::Lambda { context, .. } => serde_json::json!({ "lambda": context }),
+    }
+}
+
+/// `requestContext.authorizer` in payload 1.0: `{"claims", "scopes"}`, or the context with `principalId`.
+fn authorizer_v1(authorized: &Authorized) -> serde_json::Value {
+    match authorized {
+        Authorized::Jwt { claims, scopes } => serde_json::json!({ "claims": claims, "scopes": scopes }),
+        Authorized::Lambda { principal_id, context, .. } => {
+            let mut map = context.clone();
+            if let Some(p) = principal_id {
+                map.insert("principalId".to_owned(), serde_json::Value::String(p.clone()));
+            }
+            serde_json::Value::Object(map)
+        }
     }
 }
 
@@ -100,6 +132,8 @@ struct V2Context<'a> {
     stage: &'a str,
     time: &'a str,
     time_epoch: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +196,7 @@ fn v2<'a>(
             stage: &context.stage,
             time: &common.request_time,
             time_epoch: request.time_epoch_ms,
+            authorizer: None,
         },
         body: common.body.as_ref().map(|(b, _)| b.as_str()),
         is_base64_encoded: common.body.as_ref().is_some_and(|(_, b64)| *b64),
@@ -206,6 +241,8 @@ struct V1Context<'a> {
     resource_id: &'a str,
     resource_path: &'a str,
     stage: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -287,6 +324,7 @@ fn v1<'a>(
             resource_id: route_key,
             resource_path: resource,
             stage: &context.stage,
+            authorizer: None,
         },
         body: common.body.as_ref().map(|(b, _)| b.as_str()),
         is_base64_encoded: common.body.as_ref().is_some_and(|(_, b64)| *b64),

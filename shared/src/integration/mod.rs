@@ -10,6 +10,7 @@ pub mod mock;
 use std::sync::Arc;
 
 use crate::{
+    auth::Authorized,
     clock::SharedClock,
     config::{Definition, IntegrationSpec},
     error::GatewayError,
@@ -105,9 +106,10 @@ impl Integration {
         matched: &Matched,
         route_key: &str,
         context: &IntegrationContext,
+        authorized: Option<&Authorized>,
     ) -> Result<GatewayResponse, GatewayError> {
         match self {
-            Self::Lambda(i) => i.call(request, matched, route_key, context).await,
+            Self::Lambda(i) => i.call(request, matched, route_key, context, authorized).await,
             Self::Http(i) => i.call(request, matched).await,
             Self::Mock(i) => Ok(i.call()),
         }

@@ -1,4 +1,4 @@
-//! Stage 5, integrate: calls the route's backend and times the call.
+//! Stage 7, integrate: calls the route's backend and times the call.
 
 use std::collections::BTreeMap;
 
@@ -45,11 +45,15 @@ impl Integrate {
         Ok(Self { context, routes })
     }
 
+    pub(super) fn context(&self) -> &IntegrationContext {
+        &self.context
+    }
+
     pub(super) async fn run(&self, ex: &mut Exchange) -> Result<GatewayResponse, GatewayError> {
         let matched = ex.matched.as_ref().ok_or_else(|| GatewayError::Internal("integrate ran before route".into()))?;
         let (key, integration) = &self.routes[matched.route];
         let started = Instant::now();
-        let result = integration.call(&ex.request, matched, key, &self.context).await;
+        let result = integration.call(&ex.request, matched, key, &self.context, ex.authorized.as_ref()).await;
         // API Gateway reports no integration latency for mocks: nothing was called.
         if !matches!(integration, Integration::Mock(_)) {
             ex.integration_latency = Some(started.elapsed());

@@ -6,13 +6,14 @@
 //! |---|-------|------|--------------------------|
 //! | 1 | admit: well-formed and within API Gateway's size limits | `admit.rs` | 400, 413 |
 //! | 2 | route: select the route in API Gateway's order | `route.rs` | 404 |
-//! | – | policy, authenticate: slots below, filled by later work | – | 403, 401 |
-//! | 3 | API key: the caller's key and usage plan, on routes that require one | `api_key.rs` | 403, 500 |
-//! | 4 | meter: throttles, then quota | `meter.rs` | 429, 500 |
+//! | 3 | policy: the resource policy's source-IP rules | `policy.rs` | 403 |
+//! | 4 | authenticate: JWT or Lambda authorizer | `authenticate.rs` | 401, 403, 500 |
+//! | 5 | API key: the caller's key and usage plan, on routes that require one | `api_key.rs` | 403, 500 |
+//! | 6 | meter: throttles, then quota | `meter.rs` | 429, 500 |
 //! | – | validate, cache: slots below, filled by later work | – | 400, cached 200 |
-//! | 5 | integrate: Lambda, HTTP or mock | `integrate.rs` | 502, 504 |
-//! | 6 | respond: error bodies, request id and rate-limit headers | `respond.rs` | – |
-//! | 7 | access log: one JSON line, always | `access_log.rs` | – |
+//! | 7 | integrate: Lambda, HTTP or mock | `integrate.rs` | 502, 504 |
+//! | 8 | respond: error bodies, request id, rate-limit and WWW-Authenticate headers | `respond.rs` | – |
+//! | 9 | access log: one JSON line, always | `access_log.rs` | – |
 //!
 //! Stages never call each other. A stage returns `Ok(Flow::Continue)`, `Ok(Flow::Respond(..))` to answer
 //! without going further (a cache hit will), or `Err(GatewayError)`, which respond turns into API Gateway's
@@ -21,8 +22,10 @@
 mod access_log;
 mod admit;
 mod api_key;
+mod authenticate;
 mod integrate;
 mod meter;
+mod policy;
 mod respond;
 mod route;
 
@@ -69,6 +72,8 @@ pub struct Exchange {
     pub integration_latency: Option<Duration>,
     /// The status the integration answered with, before any mapping.
     pub integration_status: Option<u16>,
+    /// What the route's authorizer established about the caller.
+    pub authorized: Option<crate::auth::Authorized>,
     /// The API key an authorizer named (`usageIdentifierKey`), for `apiKeys.source: AUTHORIZER`.
     pub usage_identifier_key: Option<String>,
     /// The caller's key and plan, once the API key stage found them.
@@ -85,6 +90,7 @@ impl Exchange {
             received: Instant::now(),
             integration_latency: None,
             integration_status: None,
+            authorized: None,
             usage_identifier_key: None,
             caller: None,
             rate_limit: None,
@@ -116,6 +122,8 @@ pub struct Pipeline {
     routes: Arc<[RouteSpec]>,
     admit: admit::Admit,
     route: route::Route,
+    policy: policy::Policy,
+    authenticate: authenticate::Authenticate,
     api_key: api_key::ApiKey,
     meter: meter::MeterStage,
     integrate: integrate::Integrate,
@@ -131,15 +139,17 @@ pub enum BuildError {
     Backend(#[from] crate::integration::MissingBackend),
     #[error("routes require API keys or throttles, and no usage-plan store was configured")]
     NoStore,
+    #[error("resourcePolicy: {0}")]
+    Policy(String),
 }
 
 impl Pipeline {
     pub fn new(definition: &Definition, backends: &Backends) -> Result<Self, BuildError> {
         let routes: Arc<[RouteSpec]> = definition.routes.clone().into();
+        let clock = backends.clock.clone().unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
         let usage = match (&backends.store, definition.uses_store()) {
             (Some(store), _) => {
-                let clock = backends.clock.clone().unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
-                Some(Arc::new(Meter::new(Arc::clone(store), clock, definition.api_keys.cache_seconds)))
+                Some(Arc::new(Meter::new(Arc::clone(store), Arc::clone(&clock), definition.api_keys.cache_seconds)))
             }
             (None, true) => return Err(BuildError::NoStore),
             (None, false) => None,
@@ -147,6 +157,8 @@ impl Pipeline {
         Ok(Self {
             admit: admit::Admit,
             route: route::Route::new(&routes)?,
+            policy: policy::Policy::new(definition).map_err(BuildError::Policy)?,
+            authenticate: authenticate::Authenticate::new(definition, backends, &clock)?,
             api_key: api_key::ApiKey::new(definition, usage.clone()),
             meter: meter::MeterStage::new(definition, usage.clone()),
             integrate: integrate::Integrate::new(definition, backends)?,
@@ -179,7 +191,13 @@ impl Pipeline {
         if let Flow::Respond(r) = self.route.run(ex)? {
             return Ok(r);
         }
-        // Slots, in API Gateway's order, for stages later work adds: resource policy (403), authorizers (401/403).
+        if let Flow::Respond(r) = self.policy.run(ex)? {
+            return Ok(r);
+        }
+        let route_key = ex.matched.as_ref().map_or("", |m| self.routes[m.route].key_text.as_str());
+        if let Flow::Respond(r) = self.authenticate.run(ex, self.integrate.context(), route_key).await? {
+            return Ok(r);
+        }
         if let Flow::Respond(r) = self.api_key.run(ex).await? {
             return Ok(r);
         }

@@ -1,4 +1,4 @@
-//! Stage 6, respond: turns the outcome into the response the client gets. Errors become API Gateway's
+//! Stage 8, respond: turns the outcome into the response the client gets. Errors become API Gateway's
 //! `{"message": ...}` body with `x-amzn-ErrorType`; every response carries the request id under both names
 //! API Gateway uses (`x-amzn-RequestId` for REST, `apigw-requestid` for HTTP APIs).
 
@@ -33,6 +33,9 @@ pub fn error_response(error: &GatewayError) -> GatewayResponse {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert("x-amzn-errortype", HeaderValue::from_static(error.error_type()));
+    if let Some(challenge) = error.challenge().and_then(|c| HeaderValue::try_from(c).ok()) {
+        headers.insert(header::WWW_AUTHENTICATE, challenge);
+    }
     if let Some(limit) = error.rate_limit() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(limit.reset_secs.max(1)));
         rate_limit_headers(&mut headers, limit);

@@ -1,0 +1,173 @@
+//! What the standalone authorizer functions share: reading the authorizer events API Gateway sends (REST
+//! TOKEN and REQUEST, HTTP API 1.0 and 2.0, WebSocket `$connect`) and answering in the form each expects. An
+//! IAM policy grants the whole stage (`{api}/{stage}/*`), so API Gateway's cached policy does not deny the
+//! caller's next route (the known pitfall of caching a policy for one method ARN).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+/// The parts of an authorizer event a decision needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizerRequest {
+    pub kind: RequestKind,
+    /// `methodArn` or `routeArn`.
+    pub arn: String,
+    /// TOKEN: the `authorizationToken`.
+    pub token: Option<String>,
+    /// Header names lower-cased.
+    pub headers: HashMap<String, String>,
+    pub query: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// REST TOKEN: answer with a policy.
+    Token,
+    /// REST REQUEST, HTTP API payload 1.0, WebSocket `$connect`: answer with a policy.
+    Request,
+    /// HTTP API payload 2.0: answer with a simple response.
+    V2,
+}
+
+/// A decision to allow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grant {
+    pub principal_id: String,
+    /// Scalar values only: REST and WebSocket refuse nested context.
+    pub context: Map<String, Value>,
+    pub usage_identifier_key: Option<String>,
+}
+
+/// Why a request was not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No credential, or one that is not valid: the function fails with "Unauthorized" (API Gateway: 401).
+    Unauthorized,
+    /// A valid credential that may not pass: Deny / `isAuthorized: false` (403).
+    Forbidden,
+}
+
+/// The error a function returns for a 401; API Gateway matches its message exactly.
+#[derive(Debug, thiserror::Error)]
+#[error("Unauthorized")]
+pub struct Unauthorized;
+
+impl AuthorizerRequest {
+    pub fn parse(event: &Value) -> Result<Self, String> {
+        let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+        let map = |name: &str| -> HashMap<String, String> {
+            event
+                .get(name)
+                .and_then(Value::as_object)
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned()))).collect())
+                .unwrap_or_default()
+        };
+        let kind = match (text("type").as_deref(), text("version").as_deref()) {
+            (Some("TOKEN"), _) => RequestKind::Token,
+            (Some("REQUEST"), Some("2.0")) => RequestKind::V2,
+            (Some("REQUEST"), _) => RequestKind::Request,
+            _ => return Err("not an authorizer event: type must be TOKEN or REQUEST".to_owned()),
+        };
+        let arn = text(if kind == RequestKind::V2 { "routeArn" } else { "methodArn" })
+            .ok_or("the event has no methodArn or routeArn")?;
+        let mut query = map("queryStringParameters");
+        // Query names are case-sensitive; keep them as sent.
+        if let Some(m) = event.get("queryStringParameters").and_then(Value::as_object) {
+            query = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect();
+        }
+        Ok(Self { kind, arn, token: text("authorizationToken"), headers: map("headers"), query })
+    }
+
+    /// The answer for a decision: a policy, a simple response, or the "Unauthorized" error.
+    pub fn answer(&self, decision: Result<Grant, Refusal>) -> Result<Value, Unauthorized> {
+        let grant = match decision {
+            Err(Refusal::Unauthorized) => return Err(Unauthorized),
+            Ok(grant) => Some(grant),
+            Err(Refusal::Forbidden) => None,
+        };
+        if self.kind == RequestKind::V2 {
+            let context =
+                grant.as_ref().map(|g| Value::Object(g.context.clone())).unwrap_or_else(|| Value::Object(Map::new()));
+            return Ok(serde_json::json!({ "isAuthorized": grant.is_some(), "context": context }));
+        }
+        let effect = if grant.is_some() { "Allow" } else { "Deny" };
+        let grant = grant.unwrap_or_else(|| Grant { principal_id: "anonymous".to_owned(), ..Grant::default() });
+        let mut answer = serde_json::json!({
+            "principalId": grant.principal_id,
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{ "Action": "execute-api:Invoke", "Effect": effect, "Resource": stage_wildcard(&self.arn) }]
+            },
+            "context": grant.context,
+        });
+        if let Some(key) = grant.usage_identifier_key {
+            answer["usageIdentifierKey"] = Value::String(key);
+        }
+        Ok(answer)
+    }
+}
+
+/// `arn:...:{api}/{stage}/GET/pets` → `arn:...:{api}/{stage}/*`.
+pub fn stage_wildcard(arn: &str) -> String {
+    let Some((prefix, path)) = arn.split_once(":execute-api:").and_then(|(p, rest)| {
+        let (account_part, path) = rest.rsplit_once(':')?;
+        Some((format!("{p}:execute-api:{account_part}"), path))
+    }) else {
+        return arn.to_owned();
+    };
+    let mut parts = path.splitn(3, '/');
+    match (parts.next(), parts.next()) {
+        (Some(api), Some(stage)) => format!("{prefix}:{api}/{stage}/*"),
+        _ => arn.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> Value {
+        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
+    }
+
+    #[test]
+    fn reads_every_recorded_authorizer_event() {
+        let token = AuthorizerRequest::parse(&event("authorizer-token-request.json")).expect("token");
+        assert_eq!((token.kind, token.token.as_deref()), (RequestKind::Token, Some("allow")));
+        let rest = AuthorizerRequest::parse(&event("authorizer-request-v1.json")).expect("request");
+        assert_eq!(rest.kind, RequestKind::Request);
+        assert_eq!(rest.headers.get("headerauth1").map(String::as_str), Some("headerValue1"));
+        let v2 = AuthorizerRequest::parse(&event("authorizer-v2-request.json")).expect("v2");
+        assert_eq!(v2.kind, RequestKind::V2);
+        let ws = AuthorizerRequest::parse(&event("authorizer-websocket-connect.json")).expect("ws");
+        assert!(ws.arn.ends_with("/test/$connect"));
+        assert!(AuthorizerRequest::parse(&serde_json::json!({"hello": 1})).is_err());
+        assert!(AuthorizerRequest::parse(&serde_json::json!({"type": "TOKEN"})).is_err());
+    }
+
+    #[test]
+    fn answers_in_each_form_with_a_stage_wide_policy() {
+        let rest = AuthorizerRequest::parse(&event("authorizer-request-v1.json")).expect("request");
+        let grant = Grant { principal_id: "k1".into(), usage_identifier_key: Some("v".into()), ..Grant::default() };
+        let allow = rest.answer(Ok(grant)).expect("allow");
+        assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
+        assert_eq!(
+            allow["policyDocument"]["Statement"][0]["Resource"],
+            "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*"
+        );
+        assert_eq!(allow["usageIdentifierKey"], "v");
+        assert_eq!(
+            rest.answer(Err(Refusal::Forbidden)).expect("deny")["policyDocument"]["Statement"][0]["Effect"],
+            "Deny"
+        );
+        assert!(rest.answer(Err(Refusal::Unauthorized)).is_err());
+        let v2 = AuthorizerRequest::parse(&event("authorizer-v2-request.json")).expect("v2");
+        assert_eq!(v2.answer(Err(Refusal::Forbidden)).expect("simple")["isAuthorized"], false);
+        assert_eq!(
+            stage_wildcard("arn:aws:execute-api:eu-west-1:123456789012:abcdef123/test/$connect"),
+            "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/test/*"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The JWT authorizer, in process: no Lambda invocation. Checks the signature with the issuer's key for the
+//! token's `kid` (`alg` must be one that key allows: never `none`, never an HMAC), then `iss`, `aud` (or
+//! `client_id` when there is no `aud`), `exp`, `nbf` and `iat` with a configurable leeway, then the route's
+//! scopes. A verified token is cached until it expires, so a repeat costs a hash and a map lookup.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use super::{Authorized, jwks::KeyRing};
+use crate::clock::{MICROS_PER_SEC, SharedClock};
+
+/// Longer tokens are refused unread.
+pub const MAX_TOKEN_BYTES: usize = 8_192;
+const MAX_CACHED: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("no token")]
+    Missing,
+    /// 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// 403 with `error="insufficient_scope"`.
+    #[error("the token has none of the route's scopes")]
+    InsufficientScope,
+}
+
+/// A verified token's claims (values rendered as strings) and scopes, and when it expires.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Map<String, Value>,
+    pub scopes: Vec<String>,
+    exp: i64,
+}
+
+pub struct JwtAuthorizer {
+    issuer: String,
+    audiences: Vec<String>,
+    leeway: i64,
+    keys: KeyRing,
+    clock: SharedClock,
+    /// SHA-256 of a token → its verification.
+    verified: Mutex<HashMap<[u8; 32], Arc<Verified>>>,
+}
+
+impl JwtAuthorizer {
+    pub fn new(issuer: String, audiences: Vec<String>, leeway_seconds: u64, keys: KeyRing, clock: SharedClock) -> Self {
+        let leeway = i64::try_from(leeway_seconds).unwrap_or(300);
+        Self { issuer, audiences, leeway, keys, clock, verified: Mutex::default() }
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Verifies the identity value (a bare token or `Bearer <token>`) and checks the route's scopes.
+    pub async fn authorize(&self, identity: Option<&str>, scopes: &[String]) -> Result<Authorized, JwtError> {
+        let token = identity.map(strip_bearer).filter(|t| !t.is_empty()).ok_or(JwtError::Missing)?;
+        let verified = self.verify(token).await?;
+        if !scopes.is_empty() && !scopes.iter().any(|s| verified.scopes.contains(s)) {
+            return Err(JwtError::InsufficientScope);
+        }
+        Ok(Authorized::Jwt { claims: verified.claims.clone(), scopes: verified.scopes.clone() })
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, JwtError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(JwtError::Invalid(format!("token over {MAX_TOKEN_BYTES} bytes")));
+        }
+        let now = self.clock.now_us() / MICROS_PER_SEC;
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let mut id = [0u8; 32];
+        id.copy_from_slice(digest.as_ref());
+        if let Some(hit) = self.verified.lock().ok().and_then(|m| m.get(&id).cloned())
+            && now <= hit.exp + self.leeway
+        {
+            return Ok(hit);
+        }
+        let verified = Arc::new(self.verify_uncached(token, now).await?);
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() >= MAX_CACHED {
+                map.retain(|_, v| now <= v.exp + self.leeway);
+                if map.len() >= MAX_CACHED {
+                    map.clear();
+                }
+            }
+            map.insert(id, Arc::clone(&verified));
+        }
+        Ok(verified)
+    }
+
+    async fn verify_uncached(&self, token: &str, now: i64) -> Result<Verified, JwtError> {
+        let invalid = |why: &str| JwtError::Invalid(why.to_owned());
+        // `alg: none` and unknown algorithms fail here: jsonwebtoken has no such algorithm.
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Invalid(format!("bad header: {e}")))?;
+        if matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            return Err(invalid("HMAC tokens are not accepted"));
+        }
+        let kid = header.kid.ok_or_else(|| invalid("no kid in the header"))?;
+        let key = self.keys.key(&kid).await.map_err(|e| JwtError::Invalid(e.to_string()))?;
+        if !key.algorithms.contains(&header.alg) {
+            return Err(JwtError::Invalid(format!("alg {:?} does not match the key {kid:?}", header.alg)));
+        }
+        // Time is checked below against the gateway's clock, not jsonwebtoken's.
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+            .map_err(|e| JwtError::Invalid(format!("signature or encoding: {e}")))?;
+        let claims = data.claims;
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(invalid("the token has an invalid issuer"));
+        }
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(a)) => self.audiences.contains(a),
+            Some(Value::Array(list)) => {
+                list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a))
+            }
+            Some(_) => false,
+            None => {
+                claims.get("client_id").and_then(Value::as_str).is_some_and(|c| self.audiences.iter().any(|x| x == c))
+            }
+        };
+        if !audience_ok {
+            return Err(invalid("the token does not have a valid audience"));
+        }
+        let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|v| v as i64);
+        let exp = number("exp").ok_or_else(|| invalid("the token has no exp"))?;
+        if now > exp + self.leeway {
+            return Err(invalid("the token has expired"));
+        }
+        if number("nbf").is_some_and(|nbf| now + self.leeway < nbf) {
+            return Err(invalid("the token is not valid yet"));
+        }
+        if number("iat").is_some_and(|iat| now + self.leeway < iat) {
+            return Err(invalid("the token was issued in the future"));
+        }
+        let scopes = match (claims.get("scope"), claims.get("scp")) {
+            (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => {
+                s.split_whitespace().map(str::to_owned).collect()
+            }
+            (None, Some(Value::Array(list))) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Verified {
+            claims: claims.into_iter().map(|(k, v)| (k, Value::String(render_claim(&v)))).collect(),
+            scopes,
+            exp,
+        })
+    }
+}
+
+fn strip_bearer(value: &str) -> &str {
+    let value = value.trim();
+    match value.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => value[7..].trim_start(),
+        _ => value,
+    }
+}
+
+/// Claim values as API Gateway hands them to integrations: strings as they are, arrays as `[a b c]`.
+fn render_claim(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(render_claim).collect::<Vec<_>>().join(" ")),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_prefix_and_claim_rendering() {
+        assert_eq!(strip_bearer("Bearer abc"), "abc");
+        assert_eq!(strip_bearer("bearer  abc"), "abc");
+        assert_eq!(strip_bearer("abc"), "abc");
+        assert_eq!(render_claim(&serde_json::json!(["a", "b", 3])), "[a b 3]");
+        assert_eq!(render_claim(&serde_json::json!(42)), "42");
+        assert_eq!(render_claim(&serde_json::json!({"x": 1})), r#"{"x":1}"#);
+    }
+}
