@@ -7,6 +7,12 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::{
+    Authorized,
+    jwt::{JwtAuthorizer, JwtError},
+};
+use crate::usage::meter::{Meter, Refusal as MeterRefusal};
+
 /// The parts of an authorizer event a decision needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthorizerRequest {
@@ -105,6 +111,54 @@ impl AuthorizerRequest {
             answer["usageIdentifierKey"] = Value::String(key);
         }
         Ok(answer)
+    }
+}
+
+/// The API key authorizer (`functions/authorizer`): the key comes from the TOKEN, the `x-api-key` header, or
+/// (for browsers opening a WebSocket) the `apiKey` query parameter. A usable key is granted with its value as
+/// `usageIdentifierKey`, so usage plans meter it; a missing one is 401, an unknown or disabled one 403.
+pub async fn api_key_decision(meter: &Meter, request: &AuthorizerRequest) -> Result<Result<Grant, Refusal>, String> {
+    let value = request
+        .token
+        .clone()
+        .or_else(|| request.headers.get("x-api-key").cloned())
+        .or_else(|| request.query.get("apiKey").cloned())
+        .filter(|v| !v.is_empty());
+    let Some(value) = value else { return Ok(Err(Refusal::Unauthorized)) };
+    match meter.key_for(&value).await {
+        Ok(key) => {
+            let mut context = Map::new();
+            context.insert("keyId".into(), key.id.clone().into());
+            context.insert("keyName".into(), key.name.into());
+            Ok(Ok(Grant { principal_id: key.id, context, usage_identifier_key: Some(value) }))
+        }
+        Err(MeterRefusal::StoreDown(e)) => Err(e),
+        Err(_) => Ok(Err(Refusal::Forbidden)),
+    }
+}
+
+/// The JWT authorizer (`functions/jwt-authorizer`): the token comes from the TOKEN, the `Authorization` header,
+/// or (for browsers opening a WebSocket) the `access_token` query parameter. Claims become the context
+/// (strings), `sub` the principal.
+pub async fn jwt_decision(
+    verifier: &JwtAuthorizer,
+    scopes: &[String],
+    request: &AuthorizerRequest,
+) -> Result<Grant, Refusal> {
+    let token = request
+        .token
+        .clone()
+        .or_else(|| request.headers.get("authorization").cloned())
+        .or_else(|| request.query.get("access_token").cloned());
+    match verifier.authorize(token.as_deref(), scopes).await {
+        Ok(Authorized::Jwt { claims, scopes }) => {
+            let principal_id = claims.get("sub").and_then(Value::as_str).unwrap_or("anonymous").to_owned();
+            let mut context = claims;
+            context.insert("scope".into(), scopes.join(" ").into());
+            Ok(Grant { principal_id, context, usage_identifier_key: None })
+        }
+        Ok(Authorized::Lambda { .. }) | Err(JwtError::Missing | JwtError::Invalid(_)) => Err(Refusal::Unauthorized),
+        Err(JwtError::InsufficientScope) => Err(Refusal::Forbidden),
     }
 }
 

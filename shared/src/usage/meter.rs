@@ -105,6 +105,20 @@ impl Meter {
 
     /// Finds the caller a key value belongs to, for `stage`.
     pub async fn identify(&self, value: &str, stage: &str) -> Result<Caller, Refusal> {
+        let key = self.key_for(value).await?;
+        let now = self.now_us();
+        for plan_id in &key.plans {
+            if let Some(plan) = self.plan(plan_id, now).await?
+                && plan.stages.iter().any(|s| s == stage)
+            {
+                return Ok(Caller { key, plan });
+            }
+        }
+        Err(Refusal::Forbidden("API key has no usage plan for this stage"))
+    }
+
+    /// The key a value opens, if it is usable now (enabled, not expired, value not rolled past its grace).
+    pub async fn key_for(&self, value: &str) -> Result<ApiKey, Refusal> {
         let now = self.now_us();
         let hash = KeyHash::of(value);
         let Some((key, not_after)) = self.key(&hash, now).await? else {
@@ -117,14 +131,7 @@ impl Meter {
         if not_after.is_some_and(|at| now_ms >= at) || !key.values.iter().any(|v| v.hash.matches(&hash)) {
             return Err(Refusal::Forbidden("API key value rolled and past its grace period"));
         }
-        for plan_id in &key.plans {
-            if let Some(plan) = self.plan(plan_id, now).await?
-                && plan.stages.iter().any(|s| s == stage)
-            {
-                return Ok(Caller { key, plan });
-            }
-        }
-        Err(Refusal::Forbidden("API key has no usage plan for this stage"))
+        Ok(key)
     }
 
     /// Applies each throttle in order; a refusal gives back the tokens the earlier ones took.
