@@ -17,7 +17,7 @@ use tollgate_core::{
 };
 use tollgate_tests::{
     dynalite::{self, Counting, Dynalite},
-    get,
+    get, join_all,
 };
 
 const DEFINITION: &str = r#"
@@ -252,26 +252,6 @@ fn ops(counters: &[Arc<Counting<tollgate_core::store::dynamo::DynamoStore>>]) ->
 async fn round(gateways: &[Gateway], per_instance: usize, value: &str) -> usize {
     let calls = gateways.iter().flat_map(|gw| (0..per_instance).map(move |_| call(gw, "/metered", Some(value))));
     join_all(calls).await.iter().filter(|r| r.status == 200).count()
-}
-
-/// Polls every future together: independent requests arriving at the same instant.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(r) => *slot = Some(r),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 //! and event loading.
 
 pub mod dynalite;
+pub mod issuer;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
@@ -82,4 +83,25 @@ pub fn get(path: &str, headers: &[(&str, &str)]) -> tollgate_core::request::Gate
         protocol: "HTTP/1.1".to_owned(),
         malformed: None,
     }
+}
+
+/// Polls every future together on this task: independent requests arriving at the same instant, without
+/// spawning (they borrow the gateway).
+pub async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => *slot = Some(r),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }
