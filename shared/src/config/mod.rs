@@ -704,4 +704,42 @@ routes:
         let bad_var = GOOD.replace("api.internal", "has space");
         assert!(Definition::from_yaml(&bad_var, Some("dev")).expect_err("var").to_string().contains("prod"));
     }
+
+    #[test]
+    fn authorizer_settings_are_checked_at_load() {
+        let base = |authorizers: &str, route: &str| {
+            format!("authorizers:\n{authorizers}\nroutes:\n  GET /x:\n{route}    integration: {{ type: mock }}\n")
+        };
+        let jwt = "  users: { type: jwt, issuer: \"https://id.example\", audiences: [api] }";
+        assert!(
+            Definition::from_yaml(&base(jwt, "    authorizer: users\n    authorizationScopes: [read]\n"), None).is_ok()
+        );
+        let cases = [
+            (base(jwt, "    authorizer: nobody\n"), "not defined"),
+            (base("  users: { type: jwt, issuer: \"ftp://id.example\", audiences: [api] }", ""), "https"),
+            (base("  users: { type: jwt, issuer: \"https://id.example\", audiences: [] }", ""), "audiences"),
+            (
+                base("  users: { type: jwt, issuer: \"https://id.example\", audiences: [a], leewaySeconds: 301 }", ""),
+                "leeway",
+            ),
+            (base("  fn: { type: lambda, function: f, resultTtlSeconds: 3601 }", ""), "resultTtlSeconds"),
+            (
+                base("  fn: { type: lambda, function: f, identitySources: [\"$request.body.x\"] }", ""),
+                "identity source",
+            ),
+            (base("  fn: { type: lambda, function: f, eventType: TOKEN }", ""), "eventType"),
+            (
+                base("  fn: { type: lambda, function: f, payloadFormatVersion: \"1.0\", simpleResponses: true }", ""),
+                "simpleResponses",
+            ),
+            (
+                base("  fn: { type: lambda, function: f }", "    authorizer: fn\n    authorizationScopes: [a]\n"),
+                "JWT authorizer",
+            ),
+        ];
+        for (yaml, problem) in cases {
+            let err = Definition::from_yaml(&yaml, None).expect_err(problem).to_string();
+            assert!(err.contains(problem), "{problem}: {err}");
+        }
+    }
 }
