@@ -1,0 +1,52 @@
+//! The API key authorizer binary as Lambda runs it (under a local Runtime API), on a DynamoDB table in
+//! dynalite, answering recorded authorizer events.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use tollgate::local_lambda::LocalFunction;
+use tollgate_core::usage::admin::{Admin, NewKey};
+use tollgate_tests::{dynalite, event_text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_recorded_authorizer_events_from_the_table() {
+    let server = dynalite::shared();
+    let store = server.table().await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let (key, value) = Admin::new(&store, now)
+        .create_key(NewKey { name: "svc".into(), enabled: true, ..NewKey::default() })
+        .await
+        .expect("key");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = BTreeMap::from([
+        ("TOLLGATE_TABLE".to_owned(), store.table().to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), server.endpoint()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+    ]);
+    let command = [env!("CARGO_BIN_EXE_authorizer").to_owned()];
+    let function = LocalFunction::start("authorizer", &command, &env, dir.path()).await.expect("starts");
+
+    let mut event: Value = serde_json::from_str(&event_text("authorizer-request-v1.json")).expect("json");
+    event["headers"]["x-api-key"] = json!(value);
+    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let answer: Value = serde_json::from_slice(&out.payload).expect("json");
+    assert_eq!(out.function_error, None, "{answer}");
+    assert_eq!(answer["principalId"], key.id.as_str());
+    assert_eq!(answer["usageIdentifierKey"], value.as_str());
+    assert_eq!(
+        answer["policyDocument"]["Statement"][0]["Resource"],
+        "arn:aws:execute-api:us-east-1:123456789012:s4x3opwd6i/test/*"
+    );
+
+    event["headers"]["x-api-key"] = json!("not-a-key-of-ours-at-all-xxxxxxxx");
+    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let answer: Value = serde_json::from_slice(&out.payload).expect("json");
+    assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Deny", "unknown key: 403");
+
+    // No key at all in the recorded WebSocket $connect event: "Unauthorized" (401).
+    let out = function.invoke(event_text("authorizer-websocket-connect.json").into_bytes()).await.expect("invoke");
+    let error: Value = serde_json::from_slice(&out.payload).expect("json");
+    assert_eq!(error["errorMessage"], "Unauthorized");
+}
