@@ -25,13 +25,17 @@ pub enum Authorized {
 /// The execute-api ARN of a request: `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}`,
 /// which Lambda authorizers receive as `methodArn` / `routeArn` and their policies are evaluated against.
 pub fn method_arn(api: &str, stage: &str, method: &str, path: &str) -> String {
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
     let path = path.strip_prefix('/').unwrap_or(path);
-    format!("arn:aws:execute-api:{region}:{}:{api}/{stage}/{method}/{path}", account())
+    format!("{}{api}/{stage}/{method}/{path}", arn_prefix())
 }
 
-/// The account the gateway runs in, when Lambda tells it (it does not by default); otherwise API Gateway's
-/// placeholder for an unknown caller.
-fn account() -> String {
-    std::env::var("TOLLGATE_ACCOUNT_ID").unwrap_or_else(|_| "123456789012".to_owned())
+/// `arn:aws:execute-api:{region}:{account}:`, read from the environment once. Lambda does not tell a function
+/// its account, so it is `TOLLGATE_ACCOUNT_ID` or a placeholder.
+fn arn_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+        let account = std::env::var("TOLLGATE_ACCOUNT_ID").unwrap_or_else(|_| "123456789012".to_owned());
+        format!("arn:aws:execute-api:{region}:{account}:")
+    })
 }
