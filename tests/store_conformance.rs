@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use tollgate_core::{
-    store::{Cadence, Kind, QuotaCounter, Slice, Store, StoreError, embedded::EmbeddedStore},
+    store::{
+        Cadence, Kind, QuotaCounter, Slice, Store, StoreError,
+        connections::{Connection, ConnectionStore},
+        embedded::EmbeddedStore,
+    },
     usage::{
         KeyHash, Period, Quota,
         admin::{Admin, NewKey, PlanInput},
@@ -43,6 +47,121 @@ conformance!(
     rolled_keys_keep_their_id_and_usage,
     one_plan_per_stage_per_key,
 );
+
+// ===== WebSocket connections =====
+
+async fn dynamo_connections() -> Arc<dyn ConnectionStore> {
+    Arc::new(dynalite::shared().table().await)
+}
+
+fn embedded_connections() -> Arc<dyn ConnectionStore> {
+    Arc::new(EmbeddedStore::in_memory())
+}
+
+macro_rules! connections_conformance {
+    ($($test:ident),* $(,)?) => {
+        mod embedded_connections {
+            $( #[tokio::test] async fn $test() { super::$test(super::embedded_connections()).await } )*
+        }
+        mod dynamodb_connections {
+            $( #[tokio::test] async fn $test() { super::$test(super::dynamo_connections().await).await } )*
+        }
+    };
+}
+
+connections_conformance!(
+    connections_are_recorded_once_and_leave_with_their_subscriptions,
+    channel_members_page_in_id_order_per_stage,
+    key_slots_cap_open_connections,
+);
+
+fn connection(id: &str, stage: &str) -> Connection {
+    Connection {
+        id: id.to_owned(),
+        stage: stage.to_owned(),
+        connected_at_ms: 1_700_000_000_000,
+        source_ip: "192.0.2.7".to_owned(),
+        user_agent: Some("test".to_owned()),
+        key_id: Some("key1".to_owned()),
+        key_hash: Some(KeyHash::of("a-key-value-abcdefghijklmnop")),
+        authorizer: serde_json::json!({ "principalId": "u1", "tier": "gold" }).as_object().cloned(),
+        identity_expires_at_ms: Some(1_700_000_600_000),
+        expires_at_ms: 1_700_007_800_000,
+    }
+}
+
+async fn connections_are_recorded_once_and_leave_with_their_subscriptions(store: Arc<dyn ConnectionStore>) {
+    let c = connection("AbC123_-x=", "prod");
+    store.put_connection(&c).await.expect("put");
+    assert!(matches!(store.put_connection(&c).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_connection(&c.id).await.expect("get"), Some(c.clone()));
+    store.subscribe(&c, "news").await.expect("subscribe");
+    store.subscribe(&c, "news").await.expect("subscribing again is fine");
+    store.subscribe(&c, "sport #1 / ünïcode").await.expect("subscribe");
+    let mut channels = store.channels(&c.id).await.expect("channels");
+    channels.sort();
+    assert_eq!(channels, ["news", "sport #1 / ünïcode"]);
+    assert!(store.unsubscribe(&c.id, "news").await.expect("unsubscribe"));
+    assert!(!store.unsubscribe(&c.id, "news").await.expect("not subscribed any more"));
+    assert_eq!(store.members("prod", Some("news"), 10, None).await.expect("members").items, Vec::<String>::new());
+    assert_eq!(
+        store.members("prod", Some("sport #1 / ünïcode"), 10, None).await.expect("members").items,
+        [c.id.clone()]
+    );
+
+    assert_eq!(store.remove_connection(&c.id).await.expect("remove"), Some(c.clone()));
+    assert_eq!(store.remove_connection(&c.id).await.expect("removing twice is fine"), None);
+    assert_eq!(store.get_connection(&c.id).await.expect("get"), None);
+    assert!(store.channels(&c.id).await.expect("channels").is_empty());
+    assert!(store.members("prod", Some("sport #1 / ünïcode"), 10, None).await.expect("members").items.is_empty());
+    assert!(store.members("prod", None, 10, None).await.expect("members").items.is_empty());
+    // A subscribe that runs after the disconnect (out of order) leaves nothing behind.
+    assert!(matches!(store.subscribe(&c, "late").await, Err(StoreError::NotFound(_))));
+    assert!(store.members("prod", Some("late"), 10, None).await.expect("members").items.is_empty());
+}
+
+async fn channel_members_page_in_id_order_per_stage(store: Arc<dyn ConnectionStore>) {
+    let mut ids: Vec<String> = (0..57).map(|n| format!("conn-{n:03}=")).collect();
+    for id in &ids {
+        let c = connection(id, "prod");
+        store.put_connection(&c).await.expect("put");
+        store.subscribe(&c, "room").await.expect("subscribe");
+    }
+    let other = connection("other-stage=", "dev");
+    store.put_connection(&other).await.expect("put");
+    store.subscribe(&other, "room").await.expect("subscribe");
+    ids.sort();
+    for channel in [Some("room"), None] {
+        let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = store.members("prod", channel, 20, after.as_deref()).await.expect("page");
+            pages += 1;
+            assert!(page.items.len() <= 20);
+            seen.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids, "{channel:?}: every member once, in order, this stage only");
+        assert!((3..=4).contains(&pages), "{pages} pages");
+    }
+    assert_eq!(store.members("dev", Some("room"), 20, None).await.expect("dev").items, ["other-stage="]);
+}
+
+async fn key_slots_cap_open_connections(store: Arc<dyn ConnectionStore>) {
+    assert!(store.claim_slot("key1", "c1", 2).await.expect("claim"));
+    assert!(store.claim_slot("key1", "c2", 2).await.expect("claim"));
+    assert!(!store.claim_slot("key1", "c3", 2).await.expect("full"));
+    assert!(store.claim_slot("key1", "c2", 2).await.expect("a holder claiming again keeps its slot"));
+    assert!(store.claim_slot("key2", "c3", 2).await.expect("keys are separate"));
+    assert_eq!(store.slots("key1").await.expect("slots"), ["c1", "c2"]);
+    store.release_slot("key1", "c1").await.expect("release");
+    store.release_slot("key1", "c1").await.expect("releasing twice is fine");
+    assert!(store.claim_slot("key1", "c3", 2).await.expect("a slot is free"));
+    assert_eq!(store.slots("key1").await.expect("slots"), ["c2", "c3"]);
+    assert!(store.slots("nobody").await.expect("slots").is_empty());
+}
 
 fn day(s: &str) -> NaiveDate {
     s.parse().expect("date")

@@ -6,6 +6,7 @@
 
 pub mod route_key;
 pub mod template;
+pub mod websocket;
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 pub use route_key::{RouteKey, Segment};
 pub use template::Piece;
+pub use websocket::{Builtin, WebSocketSpec, WsLambda, WsTarget};
 
 use crate::usage::Throttle;
 
@@ -46,8 +48,12 @@ pub struct GatewayFile {
     /// Stage name to its settings. With none, there is one stage, `$default`, without variables.
     #[serde(default)]
     pub stages: BTreeMap<String, StageFile>,
-    /// Route key to route.
+    /// Route key to route (may be empty when the definition has a `websocket` section).
+    #[serde(default)]
     pub routes: BTreeMap<String, RouteFile>,
+    /// A WebSocket API: its routes, built-in actions and limits.
+    #[serde(default)]
+    pub websocket: Option<websocket::WebSocketFile>,
     /// Where API keys come from and how long their records are cached.
     #[serde(default)]
     pub api_keys: ApiKeysFile,
@@ -312,6 +318,8 @@ pub struct Definition {
     pub stage_throttle: Option<Throttle>,
     /// Local function commands for `tollgate serve`.
     pub local: LocalFile,
+    /// The WebSocket API, if the definition has one.
+    pub websocket: Option<WebSocketSpec>,
 }
 
 impl Definition {
@@ -333,7 +341,7 @@ impl Definition {
             check_stage(name, settings).map_err(|problem| ConfigError::Stage { stage: name.clone(), problem })?;
         }
         let (stage, variables) = pick_stage(&file, stage)?;
-        if file.routes.is_empty() {
+        if file.routes.is_empty() && file.websocket.is_none() {
             return Err(ConfigError::Parse("the definition has no routes".to_owned()));
         }
         let stage_file = file.stages.get(&stage);
@@ -391,6 +399,18 @@ impl Definition {
             }
         }
         let stage_throttle = stage_file.and_then(|s| s.throttle);
+        let authorizer_exists = |name: &str| file.authorizers.contains_key(name);
+        let compile_ws = |ws, vars| {
+            websocket::compile(ws, file.default_authorizer.as_deref(), &authorizer_exists, vars)
+                .map_err(|(route, problem)| ConfigError::Route { route, problem })
+        };
+        let websocket = file.websocket.as_ref().map(|ws| compile_ws(ws, &variables)).transpose()?;
+        for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
+            if let Some(ws) = &file.websocket {
+                compile_ws(ws, &settings.variables)
+                    .map_err(|e| ConfigError::Parse(format!("in stage {other:?}: {e}")))?;
+            }
+        }
         Ok(Self {
             api_name: file.name,
             stage,
@@ -401,6 +421,7 @@ impl Definition {
             resource_policy: file.resource_policy,
             stage_throttle,
             local: file.local,
+            websocket,
         })
     }
 }
@@ -415,6 +436,7 @@ impl Definition {
                 _ => None,
             })
             .chain(self.authorizer_functions())
+            .chain(self.websocket.iter().flat_map(WebSocketSpec::lambda_functions))
     }
 
     /// The Lambda functions the definition's authorizers invoke.
@@ -427,7 +449,9 @@ impl Definition {
 
     /// Whether requests need the usage-plan store: a route requires a key or any throttle is set.
     pub fn uses_store(&self) -> bool {
-        self.stage_throttle.is_some() || self.routes.iter().any(|r| r.api_key_required || r.throttle.is_some())
+        self.stage_throttle.is_some()
+            || self.routes.iter().any(|r| r.api_key_required || r.throttle.is_some())
+            || self.websocket.as_ref().is_some_and(|ws| ws.connect.api_key_required)
     }
 
     /// Whether any route has an HTTP integration or a JWT authorizer (and so needs an HTTP client).

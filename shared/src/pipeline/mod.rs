@@ -99,7 +99,7 @@ impl Exchange {
 }
 
 /// The error a meter refusal is answered with.
-fn refusal(meter: &Meter, refusal: Refusal) -> GatewayError {
+pub(crate) fn refusal(meter: &Meter, refusal: Refusal) -> GatewayError {
     let secs_until = |at_us: i64| {
         u64::try_from((at_us - meter.now_us()).max(0)).unwrap_or(0).div_ceil(MICROS_PER_SEC.unsigned_abs())
     };
@@ -115,6 +115,14 @@ fn refusal(meter: &Meter, refusal: Refusal) -> GatewayError {
         }
         Refusal::StoreDown(detail) => GatewayError::Internal(format!("usage plan store: {detail}")),
     }
+}
+
+/// What the stages before the integration established about an admitted caller.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    pub authorized: Option<crate::auth::Authorized>,
+    pub caller: Option<Caller>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// The pipeline of one definition and stage. Build once (cold start), run per request.
@@ -182,29 +190,55 @@ impl Pipeline {
         response
     }
 
+    /// Runs the stages before the integration only (WebSocket `$connect`): what they established about the
+    /// caller, or the shaped refusal to send instead.
+    pub async fn admit(&self, request: GatewayRequest) -> Result<Admission, GatewayResponse> {
+        let mut ex = Exchange::new(request);
+        let outcome = match self.guard(&mut ex).await {
+            Ok(None) => Ok(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), bytes::Bytes::new())),
+            Ok(Some(response)) => Ok(response),
+            Err(e) => Err(e),
+        };
+        let (response, error) = respond::shape(&ex, outcome);
+        let route_key = ex.matched.as_ref().map(|m| self.routes[m.route].key_text.as_str());
+        access_log::record(&ex, route_key, &response, error.as_ref());
+        if !response.status.is_success() {
+            return Err(response);
+        }
+        Ok(Admission { authorized: ex.authorized, caller: ex.caller, rate_limit: ex.rate_limit })
+    }
+
     async fn process(&self, ex: &mut Exchange) -> Result<GatewayResponse, GatewayError> {
-        // Refuse what API Gateway would refuse before spending anything on it.
-        if let Flow::Respond(r) = self.admit.run(ex)? {
-            return Ok(r);
-        }
-        // Every later stage is per route, so routing comes first.
-        if let Flow::Respond(r) = self.route.run(ex)? {
-            return Ok(r);
-        }
-        if let Flow::Respond(r) = self.policy.run(ex)? {
-            return Ok(r);
-        }
-        let route_key = ex.matched.as_ref().map_or("", |m| self.routes[m.route].key_text.as_str());
-        if let Flow::Respond(r) = self.authenticate.run(ex, self.integrate.context(), route_key).await? {
-            return Ok(r);
-        }
-        if let Flow::Respond(r) = self.api_key.run(ex).await? {
-            return Ok(r);
-        }
-        if let Flow::Respond(r) = self.meter.run(ex).await? {
-            return Ok(r);
+        if let Some(response) = self.guard(ex).await? {
+            return Ok(response);
         }
         // Slots for request validation (400) and the response cache (may respond).
         self.integrate.run(ex).await
+    }
+
+    /// Every stage before the integration; `Some` when one of them answered.
+    async fn guard(&self, ex: &mut Exchange) -> Result<Option<GatewayResponse>, GatewayError> {
+        // Refuse what API Gateway would refuse before spending anything on it.
+        if let Flow::Respond(r) = self.admit.run(ex)? {
+            return Ok(Some(r));
+        }
+        // Every later stage is per route, so routing comes first.
+        if let Flow::Respond(r) = self.route.run(ex)? {
+            return Ok(Some(r));
+        }
+        if let Flow::Respond(r) = self.policy.run(ex)? {
+            return Ok(Some(r));
+        }
+        let route_key = ex.matched.as_ref().map_or("", |m| self.routes[m.route].key_text.as_str());
+        if let Flow::Respond(r) = self.authenticate.run(ex, self.integrate.context(), route_key).await? {
+            return Ok(Some(r));
+        }
+        if let Flow::Respond(r) = self.api_key.run(ex).await? {
+            return Ok(Some(r));
+        }
+        if let Flow::Respond(r) = self.meter.run(ex).await? {
+            return Ok(Some(r));
+        }
+        Ok(None)
     }
 }

@@ -2,6 +2,8 @@
 //! and a `ttl` attribute. Item shapes and access patterns are in the README ("Table design"). Every write that
 //! can race is a conditional update; nothing uses transactions (they cost double and dynalite lacks them).
 
+mod connections;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::Mutex,

@@ -3,6 +3,9 @@
 //! block, not per request). Several processes may share the file (`tollgate serve` and `tollgate keys ...`):
 //! each operation holds an advisory lock on `<file>.lock` and re-reads the file if another process changed it.
 //! Throttle buckets live in memory only: after a restart every bucket starts full, as after any idle second.
+//! So do WebSocket connections (`connections.rs`): they end with the process that holds their sockets.
+
+mod connections;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -51,17 +54,22 @@ struct Inner {
 pub struct EmbeddedStore {
     path: Option<PathBuf>,
     inner: Mutex<Inner>,
+    links: Mutex<connections::Links>,
 }
 
 impl EmbeddedStore {
     /// A store that lives and dies with the process (tests, benchmarks).
     pub fn in_memory() -> Self {
-        Self { path: None, inner: Mutex::new(Inner::new(Durable::default())) }
+        Self { path: None, inner: Mutex::new(Inner::new(Durable::default())), links: Mutex::default() }
     }
 
     /// Opens (or starts) the store kept in `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let store = Self { path: Some(path.to_owned()), inner: Mutex::new(Inner::new(Durable::default())) };
+        let store = Self {
+            path: Some(path.to_owned()),
+            inner: Mutex::new(Inner::new(Durable::default())),
+            links: Mutex::default(),
+        };
         // Read it now, so a corrupt file is found at start and not at the first request.
         store.with(false, |_| Ok(()))?;
         Ok(store)

@@ -7,6 +7,7 @@
 //!
 //! Both pass the same conformance suite (`tests/store_conformance.rs`).
 
+pub mod connections;
 pub mod dynamo;
 pub mod embedded;
 

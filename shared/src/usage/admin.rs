@@ -103,6 +103,8 @@ pub struct PlanInput {
     #[serde(default)]
     pub quota: Option<Quota>,
     #[serde(default)]
+    pub max_connections: Option<u32>,
+    #[serde(default)]
     pub on_store_error: FailMode,
 }
 
@@ -448,6 +450,7 @@ fn plan_from(input: PlanInput, id: String, created_at_ms: i64, version: u64) -> 
         throttle: input.throttle,
         route_throttles: input.route_throttles,
         quota: input.quota,
+        max_connections: input.max_connections,
         on_store_error: input.on_store_error,
         created_at_ms,
         version,

@@ -105,7 +105,12 @@ impl Meter {
 
     /// Finds the caller a key value belongs to, for `stage`.
     pub async fn identify(&self, value: &str, stage: &str) -> Result<Caller, Refusal> {
-        let key = self.key_for(value).await?;
+        self.identify_hash(&KeyHash::of(value), stage).await
+    }
+
+    /// [`Meter::identify`] by the value's hash (what a WebSocket connection keeps instead of the value).
+    pub async fn identify_hash(&self, hash: &KeyHash, stage: &str) -> Result<Caller, Refusal> {
+        let key = self.key_for_hash(hash).await?;
         let now = self.now_us();
         for plan_id in &key.plans {
             if let Some(plan) = self.plan(plan_id, now).await?
@@ -119,16 +124,19 @@ impl Meter {
 
     /// The key a value opens, if it is usable now (enabled, not expired, value not rolled past its grace).
     pub async fn key_for(&self, value: &str) -> Result<ApiKey, Refusal> {
+        self.key_for_hash(&KeyHash::of(value)).await
+    }
+
+    async fn key_for_hash(&self, hash: &KeyHash) -> Result<ApiKey, Refusal> {
         let now = self.now_us();
-        let hash = KeyHash::of(value);
-        let Some((key, not_after)) = self.key(&hash, now).await? else {
+        let Some((key, not_after)) = self.key(hash, now).await? else {
             return Err(Refusal::Forbidden("unknown API key"));
         };
         let now_ms = now / 1_000;
         if !key.usable_at(now_ms) {
             return Err(Refusal::Forbidden("API key disabled or expired"));
         }
-        if not_after.is_some_and(|at| now_ms >= at) || !key.values.iter().any(|v| v.hash.matches(&hash)) {
+        if not_after.is_some_and(|at| now_ms >= at) || !key.values.iter().any(|v| v.hash.matches(hash)) {
             return Err(Refusal::Forbidden("API key value rolled and past its grace period"));
         }
         Ok(key)

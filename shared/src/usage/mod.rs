@@ -119,12 +119,18 @@ pub struct Plan {
     pub route_throttles: BTreeMap<String, Throttle>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<Quota>,
+    /// WebSocket APIs: how many connections one key of the plan may hold open at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
     #[serde(default)]
     pub on_store_error: FailMode,
     pub created_at_ms: i64,
     #[serde(default)]
     pub version: u64,
 }
+
+/// The most connections a plan may let one key hold (its slots are one DynamoDB item, under 400 KB).
+pub const MAX_CONNECTIONS_PER_KEY: u32 = 10_000;
 
 /// API Gateway's limit: at most 20 per-route throttles per plan and stage.
 pub const MAX_ROUTE_THROTTLES: usize = 20;
@@ -139,7 +145,12 @@ impl Plan {
             return Err(format!("at most {MAX_ROUTE_THROTTLES} route throttles"));
         }
         for (route, t) in &self.route_throttles {
-            crate::config::RouteKey::parse(route).map_err(|e| format!("route throttle {route:?}: {e}"))?;
+            // An HTTP route key (`GET /pets`), or a WebSocket one (an action name, `$default`).
+            if route.contains(' ') {
+                crate::config::RouteKey::parse(route).map_err(|e| format!("route throttle {route:?}: {e}"))?;
+            } else if route.is_empty() || route.len() > 128 || route.chars().any(char::is_control) {
+                return Err(format!("route throttle {route:?}: a WebSocket route key is 1-128 printable characters"));
+            }
             t.check().map_err(|e| format!("route throttle {route:?}: {e}"))?;
         }
         if let Some(q) = &self.quota {
@@ -149,6 +160,9 @@ impl Plan {
             if q.offset >= q.limit {
                 return Err("quota offset must be below the limit".to_owned());
             }
+        }
+        if self.max_connections.is_some_and(|m| !(1..=MAX_CONNECTIONS_PER_KEY).contains(&m)) {
+            return Err(format!("maxConnections must be 1-{MAX_CONNECTIONS_PER_KEY}"));
         }
         for stage in &self.stages {
             if stage.is_empty() || stage.len() > 128 {
