@@ -117,6 +117,9 @@ pub struct PlanArgs {
     quota_period: Option<String>,
     #[arg(long, default_value_t = 0)]
     quota_offset: u64,
+    /// WebSocket APIs: connections one key may hold open at once.
+    #[arg(long)]
+    max_connections: Option<u32>,
     /// Refuse requests (500) when the store fails, instead of serving them and counting later.
     #[arg(long)]
     fail_closed: bool,
@@ -311,6 +314,7 @@ impl PlanArgs {
                 period,
                 offset: self.quota_offset,
             }),
+            max_connections: self.max_connections,
             on_store_error: if self.fail_closed { FailMode::Closed } else { FailMode::Open },
             ..PlanInput::default()
         })

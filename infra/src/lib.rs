@@ -5,3 +5,4 @@ pub mod function_url;
 pub mod local_lambda;
 pub mod serve;
 pub mod store;
+pub mod websocket;

@@ -22,12 +22,14 @@ use tollgate_core::{
     integration::{Backends, HttpClient, Invoker, SdkInvoker, sdk_config_loader},
     pipeline::{MAX_BODY_BYTES, error_response},
     request::Origin,
+    websocket::{WebSocketApi, fanout::PostError},
 };
 
 use crate::{
     function_url,
     local_lambda::{LocalFunction, LocalInvoker, function_name},
     store::StoreArgs,
+    websocket::{Sockets, WsDoor, connections_path, post_error},
 };
 
 /// What `tollgate serve` was asked to run.
@@ -52,6 +54,8 @@ pub struct Server {
 struct FrontDoor {
     gateway: Gateway,
     local: SocketAddr,
+    /// The WebSocket API, when the definition has one: upgrades and `@connections` on the same port.
+    ws: Option<Arc<WsDoor>>,
 }
 
 impl Server {
@@ -64,14 +68,25 @@ impl Server {
             _ => PathBuf::from("."),
         };
         let mut backends = backends(&definition, &dir).await?;
-        backends.store = Some(options.store.open().await?.shared());
+        let opened = options.store.open().await?;
+        backends.store = Some(opened.shared());
         let gateway = Gateway::new(&definition, &backends)?;
+        let ws = match &definition.websocket {
+            Some(spec) => {
+                let sockets = Arc::new(Sockets::new(spec.max_message_bytes));
+                let poster = Arc::clone(&sockets) as Arc<dyn tollgate_core::websocket::fanout::Poster>;
+                let api = WebSocketApi::new(&definition, &backends, opened.connections(), poster)?;
+                let (api_id, stage) = (definition.api_name.clone(), definition.stage.clone());
+                Some(Arc::new(WsDoor { api, sockets, api_id, stage }))
+            }
+            None => None,
+        };
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
         let addr = listener.local_addr()?;
-        let front = Arc::new(FrontDoor { gateway, local: addr });
+        let front = Arc::new(FrontDoor { gateway, local: addr, ws });
         let app = Router::new()
             .fallback(front_door)
             .with_state(Arc::clone(&front))
@@ -88,6 +103,16 @@ impl Server {
         Ok(Self { addr, task, shutdown: Some(shutdown), front })
     }
 
+    /// The WebSocket API, when the definition has one.
+    pub fn websocket(&self) -> Option<&WebSocketApi> {
+        self.front.ws.as_ref().map(|ws| &ws.api)
+    }
+
+    /// How many WebSocket connections are open.
+    pub fn open_sockets(&self) -> usize {
+        self.front.ws.as_ref().map_or(0, |ws| ws.sockets.len())
+    }
+
     /// Serves until the process gets Ctrl-C (SIGINT) or SIGTERM, then stops its local functions.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -100,10 +125,11 @@ impl Server {
         }
         (&mut self.task).await?;
         // Unspent quota blocks go back to the store, so a restart does not count them as used.
-        if let Some(meter) = self.front.gateway.meter()
-            && let Err(e) = meter.release().await
-        {
-            tracing::warn!(error = %e, "could not give unspent quota back to the store");
+        let ws_meter = self.front.ws.as_ref().and_then(|ws| ws.api.meter());
+        for meter in self.front.gateway.meter().into_iter().chain(ws_meter) {
+            if let Err(e) = meter.release().await {
+                tracing::warn!(error = %e, "could not give unspent quota back to the store");
+            }
         }
         Ok(())
     }
@@ -160,6 +186,19 @@ async fn front_door(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if let Some(ws) = &door.ws {
+        let upgrade =
+            parts.headers.get(http::header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        if upgrade {
+            return ws.upgrade(parts, peer, door.local).await;
+        }
+        if let Some(id) = connections_path(parts.uri.path()) {
+            return match axum::body::to_bytes(body, ws.api.spec().max_message_bytes).await {
+                Ok(payload) => ws.connections_api(&parts.method, &id, &payload).await,
+                Err(_) => post_error(&PostError::TooLarge("over the message size limit".to_owned())),
+            };
+        }
+    }
     let Ok(payload) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         // The body never reached the gateway, so the front door answers in its place.
         let error = GatewayError::RequestTooLarge(format!("body over {MAX_BODY_BYTES} bytes"));

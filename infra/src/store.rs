@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use tollgate_core::store::{
     Store,
+    connections::ConnectionStore,
     dynamo::{DynamoOptions, DynamoStore},
     embedded::EmbeddedStore,
 };
@@ -38,6 +39,14 @@ pub enum Opened {
 }
 
 impl Opened {
+    /// Where `tollgate serve` keeps WebSocket connections: the embedded store's memory, or the same table.
+    pub fn connections(&self) -> Arc<dyn ConnectionStore> {
+        match self {
+            Self::Embedded(s) => Arc::clone(s) as Arc<dyn ConnectionStore>,
+            Self::Dynamo(s) => Arc::clone(s) as Arc<dyn ConnectionStore>,
+        }
+    }
+
     pub fn shared(&self) -> Arc<dyn Store> {
         match self {
             Self::Embedded(s) => Arc::clone(s) as Arc<dyn Store>,

@@ -13,5 +13,6 @@ pub mod request;
 pub mod route_table;
 pub mod store;
 pub mod usage;
+pub mod websocket;
 
 pub use gateway::Gateway;

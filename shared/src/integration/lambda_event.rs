@@ -47,7 +47,7 @@ fn authorizer_v2(authorized: &Authorized) -> serde_json::Value {
 }
 
 /// `requestContext.authorizer` in payload 1.0: `{"claims", "scopes"}`, or the context with `principalId`.
-fn authorizer_v1(authorized: &Authorized) -> serde_json::Value {
+pub(crate) fn authorizer_v1(authorized: &Authorized) -> serde_json::Value {
     match authorized {
         Authorized::Jwt { claims, scopes } => serde_json::json!({ "claims": claims, "scopes": scopes }),
         Authorized::Lambda { principal_id, context, .. } => {

@@ -1,0 +1,156 @@
+//! `$connect`: admits the handshake or answers the status that rejects it (401/403/429/500, or what the
+//! `$connect` integration returned), then records the connection.
+//!
+//! Authorization is the HTTP pipeline's own (resource policy, JWT or Lambda authorizer, API key, usage plan),
+//! run on the handshake: browsers cannot set headers on a WebSocket, so identity sources may name the query
+//! string (`$request.querystring.token`). A key's plan may cap its open connections (`maxConnections`).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{RECORD_GRACE_MS, WebSocketApi, event::WsEvent, event::WsResponse};
+use crate::{
+    auth::Authorized, config::ApiKeySource, pipeline::Admission, request::GatewayResponse,
+    store::connections::Connection, usage::KeyHash,
+};
+
+impl WebSocketApi {
+    /// Answers a `$connect` event: 200 admits the connection, anything else rejects the handshake.
+    pub async fn connect(&self, event: &WsEvent) -> WsResponse {
+        let request = event.handshake_request();
+        let api_key = request.header("x-api-key").map(str::to_owned);
+        let admission = match self.admission.admit(request).await {
+            Ok(a) => a,
+            Err(refusal) => return refused(&refusal),
+        };
+        let ctx = &event.request_context;
+        let id = ctx.connection_id.as_str();
+        let key_value = match (self.key_source, &admission.authorized) {
+            (ApiKeySource::Authorizer, Some(Authorized::Lambda { usage_identifier_key, .. })) => {
+                usage_identifier_key.clone()
+            }
+            _ => api_key,
+        };
+        let caller = admission.caller.as_ref();
+        let key_id = caller.map(|c| c.key.id.clone());
+        if let Some(caller) = caller
+            && let Some(limit) = caller.plan.max_connections
+        {
+            match self.claim_slot(&caller.key.id, id, limit).await {
+                Ok(true) => {}
+                Ok(false) => return WsResponse::error(429, "Too many connections for this API key"),
+                Err(e) => {
+                    tracing::error!(connection = %id, error = %e, "connection limit check failed");
+                    return WsResponse::error(500, "Internal server error");
+                }
+            }
+        }
+        let authorizer = authorizer_context(&admission);
+        let mut reply = WsResponse::ok();
+        if let Some(lambda) = &self.spec.connect.integration {
+            let mut forwarded = event.clone();
+            forwarded.request_context.authorizer.clone_from(&authorizer);
+            forwarded.request_context.identity.api_key_id.clone_from(&key_id);
+            reply = match self.invoke(lambda, &forwarded).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(connection = %id, error = %e, "$connect integration failed");
+                    WsResponse::error(500, "Internal server error")
+                }
+            };
+            if !(200..300).contains(&reply.status_code) {
+                self.release(key_id.as_deref(), id).await;
+                return reply;
+            }
+        }
+        let now = self.now_ms();
+        let connected_at = if ctx.connected_at > 0 { ctx.connected_at } else { now };
+        let connection = Connection {
+            id: id.to_owned(),
+            stage: self.stage.clone(),
+            connected_at_ms: connected_at,
+            source_ip: ctx.identity.source_ip.clone(),
+            user_agent: ctx.identity.user_agent.clone(),
+            key_id: key_id.clone(),
+            key_hash: key_id.as_ref().and(key_value.as_deref()).map(KeyHash::of),
+            authorizer,
+            identity_expires_at_ms: identity_expiry(admission.authorized.as_ref()),
+            expires_at_ms: connected_at
+                + i64::try_from(self.spec.max_connection.as_millis()).unwrap_or(i64::MAX / 2)
+                + RECORD_GRACE_MS,
+        };
+        if let Err(e) = self.connections.put_connection(&connection).await {
+            tracing::error!(connection = %id, error = %e, "cannot record the connection");
+            self.release(key_id.as_deref(), id).await;
+            return WsResponse::error(500, "Internal server error");
+        }
+        self.remember(&Arc::new(connection));
+        // Only what the handshake needs (e.g. Sec-WebSocket-Protocol) goes back; the body is not sent.
+        WsResponse { status_code: 200, headers: reply.headers, body: None, is_base64_encoded: false }
+    }
+
+    /// Claims one of the key's connection slots; when they are all held, frees those of connections that are
+    /// gone (their `$disconnect` was lost) and tries once more.
+    async fn claim_slot(&self, key: &str, id: &str, limit: u32) -> Result<bool, crate::store::StoreError> {
+        if self.connections.claim_slot(key, id, limit).await? {
+            return Ok(true);
+        }
+        let now = self.now_ms();
+        let mut freed = false;
+        for holder in self.connections.slots(key).await? {
+            let live = self.connections.get_connection(&holder).await?.is_some_and(|c| c.expires_at_ms > now);
+            if !live {
+                self.connections.release_slot(key, &holder).await?;
+                freed = true;
+            }
+        }
+        if !freed {
+            return Ok(false);
+        }
+        self.connections.claim_slot(key, id, limit).await
+    }
+
+    pub(super) async fn release(&self, key: Option<&str>, id: &str) {
+        if let Some(key) = key
+            && let Err(e) = self.connections.release_slot(key, id).await
+        {
+            tracing::warn!(connection = %id, error = %e, "cannot release the key's connection slot");
+        }
+    }
+}
+
+/// The handshake's refusal as the function's answer: same status, body and challenge.
+fn refused(response: &GatewayResponse) -> WsResponse {
+    let headers = response
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            matches!(name.as_str(), "content-type" | "www-authenticate" | "retry-after")
+                || name.as_str().starts_with("ratelimit")
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    WsResponse {
+        status_code: response.status.as_u16(),
+        headers,
+        body: Some(String::from_utf8_lossy(&response.body).into_owned()),
+        is_base64_encoded: false,
+    }
+}
+
+/// `requestContext.authorizer` for the integrations of this connection (API Gateway's 1.0 shape).
+fn authorizer_context(admission: &Admission) -> Option<Map<String, Value>> {
+    match crate::integration::lambda_event::authorizer_v1(admission.authorized.as_ref()?) {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// When a JWT identity expires (`exp`, which the authorizer renders as text).
+fn identity_expiry(authorized: Option<&Authorized>) -> Option<i64> {
+    let Some(Authorized::Jwt { claims, .. }) = authorized else { return None };
+    let exp = claims.get("exp")?;
+    let secs = exp.as_i64().or_else(|| exp.as_str()?.parse::<f64>().ok().map(|f| f as i64))?;
+    secs.checked_mul(1_000)
+}

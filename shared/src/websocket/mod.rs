@@ -1,0 +1,240 @@
+//! The WebSocket API: what the `ws-connect`, `ws-disconnect` and `ws-default` functions do, and what
+//! `tollgate serve` runs for each socket. One [`WebSocketApi`] answers all three events:
+//!
+//! | event | file | does |
+//! |---|---|---|
+//! | `$connect` | `connect.rs` | the HTTP pipeline's policy, authorizer, API key and meter stages; the key's connection limit; the `$connect` integration; records the connection |
+//! | MESSAGE | `message.rs` | identity still valid; route selection; the key's usage plan; a Lambda integration or a built-in action (`actions.rs`) |
+//! | `$disconnect` | `disconnect.rs` | removes the connection and its subscriptions; the `$disconnect` integration |
+//!
+//! Replies and fan-out go through a [`fanout::Poster`] (the `@connections` API), so a message's answer reaches
+//! the client the same way on Lambda and locally.
+
+mod actions;
+mod connect;
+mod disconnect;
+pub mod event;
+pub mod fanout;
+mod integrate;
+pub mod management_api;
+mod message;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use serde_json::json;
+
+use crate::{
+    clock::SharedClock,
+    config::{Definition, IntegrationSpec, RouteKey, RouteSpec, WebSocketSpec},
+    gateway::StartError,
+    integration::{Backends, Invoker},
+    pipeline::{BuildError, Pipeline},
+    store::{
+        connections::{Connection, ConnectionStore},
+        dynamo::{DynamoOptions, DynamoStore},
+    },
+};
+
+use self::{
+    event::WsEvent,
+    fanout::{Endpoint, FanOutTo, Poster},
+    management_api::ManagementApi,
+};
+pub use event::{Peer, WsResponse};
+
+/// Which of the three functions an event was delivered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Connect,
+    Message,
+    Disconnect,
+}
+
+/// Past this many cached connection records an instance forgets them all (they are re-read on demand).
+const MAX_KNOWN: usize = 10_000;
+/// A connection record outlives the longest connection by this much, so a lost `$disconnect` is cleaned up.
+const RECORD_GRACE_MS: i64 = 10 * 60 * 1_000;
+
+/// The WebSocket API of one definition and stage. Build once (cold start), answer events.
+pub struct WebSocketApi {
+    spec: WebSocketSpec,
+    stage: String,
+    key_source: crate::config::ApiKeySource,
+    /// The HTTP pipeline, up to the meter, over one route standing for the handshake.
+    admission: Pipeline,
+    connections: Arc<dyn ConnectionStore>,
+    poster: Arc<dyn Poster>,
+    lambda: Option<Arc<dyn Invoker>>,
+    clock: SharedClock,
+    /// Overrides the `@connections` endpoint derived from events (custom domains).
+    endpoint: Option<Endpoint>,
+    /// Connection records this instance has read: they do not change after `$connect`.
+    known: Mutex<HashMap<String, Arc<Connection>>>,
+}
+
+impl WebSocketApi {
+    /// `connections`: where connections live; `poster`: the `@connections` API.
+    pub fn new(
+        definition: &Definition,
+        backends: &Backends,
+        connections: Arc<dyn ConnectionStore>,
+        poster: Arc<dyn Poster>,
+    ) -> Result<Self, StartError> {
+        let spec = definition
+            .websocket
+            .clone()
+            .ok_or_else(|| StartError::Config(crate::config::ConfigError::Parse("no websocket section".to_owned())))?;
+        let mut handshake = definition.clone();
+        handshake.routes = vec![RouteSpec {
+            key_text: "$connect".to_owned(),
+            key: RouteKey::Default,
+            integration: IntegrationSpec::Mock {
+                status: http::StatusCode::OK,
+                headers: http::HeaderMap::new(),
+                body: bytes::Bytes::new(),
+            },
+            api_key_required: spec.connect.api_key_required,
+            throttle: None,
+            authorizer: spec.connect.authorizer.clone(),
+            authorization_scopes: Vec::new(),
+            resource_policy: None,
+        }];
+        // The stage throttle limits HTTP requests; WebSocket messages are metered per key.
+        handshake.stage_throttle = None;
+        let admission = Pipeline::new(&handshake, backends).map_err(StartError::Build)?;
+        if spec.lambda_functions().next().is_some() && backends.lambda.is_none() {
+            return Err(StartError::Build(BuildError::Backend(crate::integration::MissingBackend {
+                route: "websocket".to_owned(),
+                kind: "Lambda",
+            })));
+        }
+        Ok(Self {
+            stage: definition.stage.clone(),
+            key_source: definition.api_keys.source,
+            admission,
+            connections,
+            poster,
+            lambda: backends.lambda.clone(),
+            clock: backends.clock.clone().unwrap_or_else(|| Arc::new(crate::clock::SystemClock)),
+            endpoint: std::env::var("TOLLGATE_WS_ENDPOINT").ok().filter(|e| !e.is_empty()).map(Endpoint),
+            known: Mutex::default(),
+            spec,
+        })
+    }
+
+    /// For the functions on Lambda: the definition named by `TOLLGATE_CONFIG` for `TOLLGATE_STAGE` (as the
+    /// router), connections in the DynamoDB table `TOLLGATE_CONNECTIONS_TABLE`, and API Gateway's
+    /// Management API to post through.
+    pub async fn from_env() -> Result<Self, StartError> {
+        let path = std::env::var_os("TOLLGATE_CONFIG")
+            .map_or_else(|| std::path::PathBuf::from(crate::gateway::DEFAULT_CONFIG), std::path::PathBuf::from);
+        let stage = std::env::var("TOLLGATE_STAGE").ok().filter(|s| !s.is_empty());
+        let definition = Definition::load(&path, stage.as_deref())?;
+        let backends = Backends::for_definition(&definition).await?;
+        let table = std::env::var("TOLLGATE_CONNECTIONS_TABLE").ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "TOLLGATE_CONNECTIONS_TABLE must name the connections table",
+            )
+        })?;
+        let store = DynamoStore::connect(&DynamoOptions { table, endpoint: None }).await;
+        let poster = ManagementApi::from_env().await;
+        Self::new(&definition, &backends, Arc::new(store), Arc::new(poster))
+    }
+
+    /// Answers one event as Lambda delivers it to the function for `route`. An event that is not one (or
+    /// not for this function) gets a 400 in API Gateway's shape, never a panic.
+    pub async fn handle(&self, route: Route, payload: serde_json::Value) -> WsResponse {
+        let event = match WsEvent::parse(payload) {
+            Ok(event) => event,
+            Err(e) => return WsResponse::error(400, &format!("Bad request: {e}")),
+        };
+        let route_key = event.request_context.route_key.as_str();
+        match route {
+            Route::Connect if route_key == "$connect" => self.connect(&event).await,
+            Route::Disconnect if route_key == "$disconnect" => self.disconnect(&event).await,
+            Route::Message if route_key != "$connect" && route_key != "$disconnect" => self.message(&event).await,
+            _ => WsResponse::error(400, &format!("Bad request: this function does not answer {route_key} events")),
+        }
+    }
+
+    /// Posts through this endpoint instead of the one each event names (custom domains; tests).
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    pub fn spec(&self) -> &WebSocketSpec {
+        &self.spec
+    }
+
+    pub fn connections(&self) -> &Arc<dyn ConnectionStore> {
+        &self.connections
+    }
+
+    /// This instance's usage-plan meter, if the WebSocket API meters anything.
+    pub fn meter(&self) -> Option<&Arc<crate::usage::meter::Meter>> {
+        self.admission.meter()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_us() / 1_000
+    }
+
+    /// The `@connections` endpoint of the stage an event came through.
+    fn endpoint_of(&self, event: &WsEvent) -> Endpoint {
+        self.endpoint.clone().unwrap_or_else(|| {
+            let ctx = &event.request_context;
+            Endpoint(format!("https://{}/{}", ctx.domain_name, ctx.stage))
+        })
+    }
+
+    fn fan_out<'a>(&'a self, endpoint: &'a Endpoint) -> FanOutTo<'a> {
+        FanOutTo {
+            connections: &self.connections,
+            poster: &self.poster,
+            endpoint,
+            concurrency: self.spec.fan_out_concurrency,
+        }
+    }
+
+    /// Sends the sender an error in API Gateway's shape: `{"message", "connectionId", "requestId"}`.
+    async fn tell(&self, event: &WsEvent, endpoint: &Endpoint, message: &str) {
+        let ctx = &event.request_context;
+        let frame =
+            json!({ "message": message, "connectionId": ctx.connection_id, "requestId": ctx.request_id }).to_string();
+        if let Err(e) = self.poster.post(endpoint, &ctx.connection_id, frame.as_bytes()).await {
+            tracing::warn!(connection = %ctx.connection_id, error = %e, "cannot send an error frame");
+        }
+    }
+
+    /// The connection's record: this instance's copy, or the store's.
+    async fn record(&self, id: &str) -> Result<Option<Arc<Connection>>, crate::store::StoreError> {
+        if let Some(known) = self.known.lock().ok().and_then(|m| m.get(id).cloned()) {
+            return Ok(Some(known));
+        }
+        let Some(found) = self.connections.get_connection(id).await? else { return Ok(None) };
+        let found = Arc::new(found);
+        self.remember(&found);
+        Ok(Some(found))
+    }
+
+    fn remember(&self, connection: &Arc<Connection>) {
+        if let Ok(mut known) = self.known.lock() {
+            if known.len() >= MAX_KNOWN {
+                known.clear();
+            }
+            known.insert(connection.id.clone(), Arc::clone(connection));
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut known) = self.known.lock() {
+            known.remove(id);
+        }
+    }
+}
