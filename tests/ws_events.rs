@@ -1,1 +1,160 @@
-//! placeholder
+//! Recorded WebSocket events replayed through the handler the `ws-connect`, `ws-default` and `ws-disconnect`
+//! functions run ([`WebSocketApi::handle`]), with connections in a DynamoDB table (dynalite) and posts going
+//! through the AWS SDK's Management API client to a loopback `@connections` endpoint that records them.
+//! `ws-connect.json`, `ws-connect-with-authorizer.json` and `ws-disconnect.json` are aws_lambda_events'
+//! fixtures; the MESSAGE events follow API Gateway's documented shape for the same connection.
+
+use std::{
+    collections::HashSet,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::post,
+};
+use serde_json::{Value, json};
+use tollgate_core::{
+    config::Definition,
+    integration::Backends,
+    store::{connections::ConnectionStore, embedded::EmbeddedStore},
+    websocket::{Route, WebSocketApi, fanout::Endpoint, management_api::ManagementApi},
+};
+use tollgate_tests::{dynalite, event_text};
+
+/// A loopback `@connections` endpoint: records posts to the connections it knows, 410 for the others.
+#[derive(Default)]
+struct Recorder {
+    known: Mutex<HashSet<String>>,
+    posts: Mutex<Vec<(String, String)>>,
+}
+
+async fn record(
+    State(rec): State<Arc<Recorder>>,
+    Path((_stage, id)): Path<(String, String)>,
+    body: String,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    if !rec.known.lock().expect("lock").contains(&id) {
+        return (StatusCode::GONE, [("x-amzn-errortype", "GoneException")], r#"{"message":null}"#.to_owned());
+    }
+    rec.posts.lock().expect("lock").push((id, body));
+    (StatusCode::OK, [("content-type", "application/json")], String::new())
+}
+
+impl Recorder {
+    async fn start() -> (Arc<Self>, SocketAddr) {
+        let rec = Arc::new(Self::default());
+        let app = Router::new().route("/{stage}/@connections/{id}", post(record)).with_state(Arc::clone(&rec));
+        (rec, tollgate_tests::spawn_http(app).await)
+    }
+
+    fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.posts.lock().expect("lock"))
+    }
+}
+
+async fn api(yaml: &str, endpoint: SocketAddr) -> (WebSocketApi, Arc<dyn ConnectionStore>) {
+    let definition = Definition::from_yaml(yaml, None).expect("definition");
+    let connections: Arc<dyn ConnectionStore> = Arc::new(dynalite::shared().table().await);
+    let backends = Backends { store: Some(Arc::new(EmbeddedStore::in_memory())), ..Backends::default() };
+    let config = tollgate_core::integration::sdk_config_loader()
+        .region(aws_config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
+        .load()
+        .await;
+    let poster = Arc::new(ManagementApi::new(config));
+    let api = WebSocketApi::new(&definition, &backends, Arc::clone(&connections), poster)
+        .expect("api")
+        .with_endpoint(Endpoint(format!("http://{endpoint}/dev")));
+    (api, connections)
+}
+
+fn event(name: &str) -> Value {
+    serde_json::from_str(&event_text(name)).expect("event JSON")
+}
+
+async fn answer(api: &WebSocketApi, route: Route, event: Value) -> Value {
+    serde_json::to_value(api.handle(route, event).await).expect("answer JSON")
+}
+
+const ID: &str = "asdfasdf=";
+
+#[tokio::test]
+async fn a_connection_lives_through_its_recorded_events() {
+    let (rec, addr) = Recorder::start().await;
+    rec.known.lock().expect("lock").insert(ID.to_owned());
+    let (api, connections) = api("websocket: {}\n", addr).await;
+
+    assert_eq!(answer(&api, Route::Connect, event("ws-connect.json")).await, json!({ "statusCode": 200 }));
+    let recorded = connections.get_connection(ID).await.expect("read").expect("recorded");
+    assert_eq!((recorded.source_ip.as_str(), recorded.connected_at_ms), ("10.0.0.13", 1_645_556_857_902));
+    assert!(recorded.expires_at_ms > recorded.connected_at_ms + 2 * 3_600_000, "TTL past the 2-hour maximum");
+
+    assert_eq!(answer(&api, Route::Message, event("ws-message-subscribe.json")).await, json!({ "statusCode": 200 }));
+    assert_eq!(connections.channels(ID).await.expect("channels"), ["news"]);
+    assert_eq!(rec.take(), [(ID.to_owned(), r#"{"action":"subscribed","channel":"news"}"#.to_owned())]);
+
+    for name in ["ws-message-not-json.json", "ws-message-unknown-action.json", "ws-message-binary.json"] {
+        answer(&api, Route::Message, event(name)).await;
+        let posts = rec.take();
+        assert_eq!(posts.len(), 1, "{name}");
+        let error: Value = serde_json::from_str(&posts[0].1).expect("JSON");
+        let request_id = event(name)["requestContext"]["requestId"].clone();
+        assert_eq!(error, json!({ "message": "Forbidden", "connectionId": ID, "requestId": request_id }), "{name}");
+    }
+
+    // A broadcast reaches the live connection; the stale one (410) is removed, by a query, not a scan.
+    let mut stale = recorded.clone();
+    stale.id = "stale0000=".to_owned();
+    connections.put_connection(&stale).await.expect("stale");
+    answer(&api, Route::Message, event("ws-message-broadcast.json")).await;
+    assert_eq!(rec.take(), [(ID.to_owned(), r#"{"headline":"hello"}"#.to_owned())]);
+    assert!(connections.get_connection("stale0000=").await.expect("read").is_none(), "410 removed it");
+
+    // The recorded $disconnect is another connection's: nothing of ours goes, and it is not an error.
+    assert_eq!(answer(&api, Route::Disconnect, event("ws-disconnect.json")).await, json!({ "statusCode": 200 }));
+    assert!(connections.get_connection(ID).await.expect("read").is_some());
+    let mut ours = event("ws-disconnect.json");
+    ours["requestContext"]["connectionId"] = json!(ID);
+    for _ in 0..2 {
+        assert_eq!(answer(&api, Route::Disconnect, ours.clone()).await, json!({ "statusCode": 200 }), "twice is fine");
+    }
+    assert!(connections.get_connection(ID).await.expect("read").is_none());
+    assert!(connections.channels(ID).await.expect("read").is_empty());
+}
+
+#[tokio::test]
+async fn bad_and_misdelivered_events_get_a_400() {
+    let (_rec, addr) = Recorder::start().await;
+    let (api, _) = api("websocket: {}\n", addr).await;
+    let cases = [
+        (Route::Message, event("ws-connect.json"), "this function does not answer $connect events"),
+        (Route::Connect, event("ws-disconnect.json"), "this function does not answer $disconnect events"),
+        (Route::Disconnect, event("ws-message-subscribe.json"), "this function does not answer $default events"),
+        (Route::Connect, event("function-url-not-an-event.json"), "not a WebSocket event"),
+        (Route::Message, json!({ "requestContext": { "routeKey": "$default" } }), "requestContext.connectionId"),
+        (Route::Message, json!([1, 2]), "not a WebSocket event"),
+    ];
+    for (route, payload, expected) in cases {
+        let answer = answer(&api, route, payload).await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        let message =
+            serde_json::from_str::<Value>(answer["body"].as_str().expect("body")).expect("JSON")["message"].clone();
+        assert!(message.as_str().is_some_and(|m| m.contains(expected)), "{message} should say {expected}");
+    }
+    // The older fixture (REST-style fields, an authorizer, messageId null) is still a $connect event.
+    assert_eq!(answer(&api, Route::Connect, event("ws-connect-with-authorizer.json")).await["statusCode"], 200);
+}
+
+#[tokio::test]
+async fn a_handshake_without_a_known_key_is_refused_with_403() {
+    let (_rec, addr) = Recorder::start().await;
+    let (api, connections) = api("websocket:\n  routes:\n    $connect: { apiKeyRequired: true }\n", addr).await;
+    let answer = answer(&api, Route::Connect, event("ws-connect.json")).await;
+    assert_eq!(answer["statusCode"], 403);
+    assert_eq!(answer["body"], r#"{"message":"Forbidden"}"#);
+    assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
+}
