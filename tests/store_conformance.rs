@@ -106,7 +106,7 @@ async fn connections_are_recorded_once_and_leave_with_their_subscriptions(store:
     assert_eq!(store.members("prod", Some("news"), 10, None).await.expect("members").items, Vec::<String>::new());
     assert_eq!(
         store.members("prod", Some("sport #1 / ünïcode"), 10, None).await.expect("members").items,
-        [c.id.clone()]
+        std::slice::from_ref(&c.id)
     );
 
     assert_eq!(store.remove_connection(&c.id).await.expect("remove"), Some(c.clone()));
