@@ -46,7 +46,9 @@ impl WebSocketApi {
                 }
             }
         }
-        let authorizer = authorizer_context(&admission);
+        // When API Gateway ran an authorizer on the route (template: ConnectAuthorizer API_GATEWAY), keep what
+        // it returned for the connection's later integrations.
+        let authorizer = authorizer_context(&admission).or_else(|| ctx.authorizer.clone().filter(|a| !a.is_empty()));
         let mut reply = WsResponse::ok();
         if let Some(lambda) = &self.spec.connect.integration {
             let mut forwarded = event.clone();
