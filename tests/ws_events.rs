@@ -158,3 +158,52 @@ async fn a_handshake_without_a_known_key_is_refused_with_403() {
     assert_eq!(answer["body"], r#"{"message":"Forbidden"}"#);
     assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
 }
+
+/// What a broadcast costs in store operations: one Query per 1,000 members and nothing else, however many
+/// connections there are (measured on 2,001: three pages), and no read of the sender's record on an instance
+/// that has seen it (on Lambda, ws-default reads it once per warm instance).
+#[tokio::test]
+async fn a_broadcast_costs_one_query_per_thousand_members() {
+    let (rec, addr) = Recorder::start().await;
+    let table = dynalite::shared().table().await;
+    let counting = dynalite::Counting::new(table);
+    let definition = Definition::from_yaml("websocket: {}\n", None).expect("definition");
+    let config = tollgate_core::integration::sdk_config_loader()
+        .region(aws_config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
+        .load()
+        .await;
+    let api = WebSocketApi::new(
+        &definition,
+        &Backends::default(),
+        Arc::clone(&counting) as Arc<dyn ConnectionStore>,
+        Arc::new(ManagementApi::new(config)),
+    )
+    .expect("api")
+    .with_endpoint(Endpoint(format!("http://{addr}/dev")));
+    let template = event("ws-connect.json");
+    let members = 2_001;
+    let ids: Vec<String> = (0..members).map(|n| format!("member{n:05}=")).collect();
+    rec.known.lock().expect("lock").extend(ids.iter().cloned());
+    for chunk in ids.chunks(50) {
+        tollgate_tests::join_all(chunk.iter().map(|id| {
+            let mut connect = template.clone();
+            connect["requestContext"]["connectionId"] = json!(id);
+            api.handle(Route::Connect, connect)
+        }))
+        .await;
+    }
+    let mut message = event("ws-message-broadcast.json");
+    message["requestContext"]["connectionId"] = json!(ids[0]);
+    // This instance recorded the sender, so it knows its record.
+    let before = counting.totals();
+    api.handle(Route::Message, message.clone()).await;
+    let after = counting.totals();
+    assert_eq!(rec.take().len(), members, "every member got it");
+    assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0), "3 member queries, no writes");
+    api.handle(Route::Message, message).await;
+    assert_eq!(rec.take().len(), members);
+    let again = counting.totals();
+    assert_eq!((again.0 - after.0, again.1 - after.1), (3, 0));
+    println!("broadcast to {members} connections: {} reads, {} writes", again.0 - after.0, again.1 - after.1);
+}

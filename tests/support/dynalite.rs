@@ -13,6 +13,7 @@ use std::{
 
 use tollgate_core::store::{
     Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture,
+    connections::{Connection, ConnectionStore},
     dynamo::{DynamoOptions, DynamoStore},
 };
 
@@ -206,6 +207,58 @@ impl<S: Store> Store for Counting<S> {
     ) -> StoreFuture<'a, Vec<QuotaRecord>> {
         self.read();
         self.inner.quota_records(plan, key, from, to)
+    }
+}
+
+/// Connection store calls; each is one DynamoDB request (`members`, `get_connection`, `put_connection`,
+/// `claim_slot`), or a few (`remove_connection`: a delete, a query, and a batch delete if it had
+/// subscriptions; `subscribe`: a put and a read).
+impl<S: ConnectionStore> ConnectionStore for Counting<S> {
+    fn put_connection<'a>(&'a self, c: &'a Connection) -> StoreFuture<'a, ()> {
+        self.write();
+        self.inner.put_connection(c)
+    }
+    fn get_connection<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Connection>> {
+        self.read();
+        self.inner.get_connection(id)
+    }
+    fn remove_connection<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Connection>> {
+        self.write();
+        self.inner.remove_connection(id)
+    }
+    fn subscribe<'a>(&'a self, c: &'a Connection, channel: &'a str) -> StoreFuture<'a, ()> {
+        self.write();
+        self.inner.subscribe(c, channel)
+    }
+    fn unsubscribe<'a>(&'a self, id: &'a str, channel: &'a str) -> StoreFuture<'a, bool> {
+        self.write();
+        self.inner.unsubscribe(id, channel)
+    }
+    fn channels<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<String>> {
+        self.read();
+        self.inner.channels(id)
+    }
+    fn members<'a>(
+        &'a self,
+        stage: &'a str,
+        channel: Option<&'a str>,
+        limit: u32,
+        after: Option<&'a str>,
+    ) -> StoreFuture<'a, Page<String>> {
+        self.read();
+        self.inner.members(stage, channel, limit, after)
+    }
+    fn claim_slot<'a>(&'a self, key: &'a str, id: &'a str, limit: u32) -> StoreFuture<'a, bool> {
+        self.write();
+        self.inner.claim_slot(key, id, limit)
+    }
+    fn release_slot<'a>(&'a self, key: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
+        self.write();
+        self.inner.release_slot(key, id)
+    }
+    fn slots<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Vec<String>> {
+        self.read();
+        self.inner.slots(key)
     }
 }
 
