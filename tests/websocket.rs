@@ -373,16 +373,16 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     let (_, value) = admin.create_key(new).await.expect("key");
 
     assert_eq!(gw.refused("").await, 403, "no key");
-    assert_eq!(gw.refused("?x-api-key=wrong-key-value-that-is-long").await, 403, "unknown key");
+    assert_eq!(gw.refused("?apiKey=wrong-key-value-that-is-long").await, 403, "unknown key");
     // From the header (server clients) or the query string (browsers).
     let mut request = gw.url("").into_client_request().expect("request");
     request.headers_mut().insert("x-api-key", value.parse().expect("header"));
     let (mut first, _) = connect_async(request).await.expect("key in the header");
-    let (second, _) = connect_async(gw.url(&format!("?x-api-key={value}"))).await.expect("key in the query");
-    assert_eq!(gw.refused(&format!("?x-api-key={value}")).await, 429, "a third connection is over the limit");
+    let (second, _) = connect_async(gw.url(&format!("?apiKey={value}"))).await.expect("key in the query");
+    assert_eq!(gw.refused(&format!("?apiKey={value}")).await, 429, "a third connection is over the limit");
     drop(second);
     assert!(tollgate_tests::dynalite::eventually(WAIT, || gw.server.open_sockets() == 1).await);
-    let (mut third, _) = connect_async(gw.url(&format!("?x-api-key={value}"))).await.expect("a slot is free again");
+    let (mut third, _) = connect_async(gw.url(&format!("?apiKey={value}"))).await.expect("a slot is free again");
 
     // The quota of 5 counted 4 handshakes (the one over the connection limit too): one message is left.
     send(&mut first, &json!({ "action": "echo", "data": "x" })).await;
@@ -391,4 +391,33 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     send(&mut first, &json!({ "action": "echo", "data": "y" })).await;
     assert_eq!(recv_json(&mut first).await["message"], "Limit Exceeded");
     quiet(&mut third).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_too_old_connections_are_closed_with_1001() {
+    let gw = Running::start("websocket:\n  limits: { idleTimeoutSeconds: 1, maxConnectionSeconds: 3 }\n").await;
+    let mut idle = gw.connect().await;
+    let started = std::time::Instant::now();
+    assert_eq!(closed_with(&mut idle).await, Some(CloseCode::Away));
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed after the idle timeout, not before");
+
+    // Busy but past its lifetime: closed all the same.
+    let mut busy = gw.connect().await;
+    let started = std::time::Instant::now();
+    let mut code = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        if busy.send(Message::text("keep-alive")).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(400), busy.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                code = frame.map(|f| f.code);
+                break;
+            }
+            Ok(Some(Ok(_))) | Err(_) => {}
+            Ok(Some(Err(_)) | None) => break,
+        }
+    }
+    assert_eq!(code, Some(CloseCode::Away));
+    assert!(started.elapsed() >= Duration::from_millis(2_500), "{:?}", started.elapsed());
 }

@@ -204,7 +204,7 @@ impl WsEvent {
         let mut headers = self.header_map();
         // Browsers cannot set headers on a WebSocket handshake, so the key may come in the query string.
         if !headers.contains_key("x-api-key")
-            && let Some(key) = self.query_value("x-api-key")
+            && let Some(key) = self.query_value("apiKey")
             && let Ok(value) = HeaderValue::try_from(key)
         {
             headers.insert("x-api-key", value);
