@@ -30,12 +30,8 @@ struct Running {
 
 impl Running {
     async fn start(yaml: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("gateway.yaml");
-        std::fs::write(&config, yaml).expect("write definition");
         // Each server keeps its keys and plans in its own temporary folder.
-        let store = StoreArgs { store: dir.path().join("store.json"), ..StoreArgs::default() };
-        let server = Server::start(&ServeOptions { config, port: 0, stage: None, store }).await.expect("serve starts");
+        let (server, dir) = tollgate_tests::serve(yaml).await;
         Self { server, _dir: dir, client: reqwest::Client::new() }
     }
 

@@ -13,12 +13,9 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
     tungstenite::{Message, client::IntoClientRequest as _, protocol::frame::coding::CloseCode},
 };
-use tollgate::{
-    serve::{ServeOptions, Server},
-    store::StoreArgs,
-};
+use tollgate::serve::Server;
 use tollgate_core::{
-    store::{connections::Connection, embedded::EmbeddedStore},
+    store::embedded::EmbeddedStore,
     usage::admin::{Admin, NewKey, PlanInput},
     websocket::{
         fanout::{Endpoint, PostError, Poster as _},
@@ -44,11 +41,7 @@ struct Running {
 
 impl Running {
     async fn start(yaml: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("gateway.yaml");
-        std::fs::write(&config, yaml).expect("write definition");
-        let store = StoreArgs { store: dir.path().join("store.json"), ..StoreArgs::default() };
-        let server = Server::start(&ServeOptions { config, port: 0, stage: None, store }).await.expect("serve starts");
+        let (server, dir) = tollgate_tests::serve(yaml).await;
         Self { server, dir }
     }
 
@@ -162,18 +155,7 @@ async fn channels_publish_broadcast_and_dropped_clients() {
     quiet(&mut clients[1]).await;
 
     // A stale entry (its $disconnect was lost) is removed by the 410 its first post gets.
-    let stale = Connection {
-        id: "stale-connection=".to_owned(),
-        stage: "$default".to_owned(),
-        connected_at_ms: 0,
-        source_ip: "192.0.2.1".to_owned(),
-        user_agent: None,
-        key_id: None,
-        key_hash: None,
-        authorizer: None,
-        identity_expires_at_ms: None,
-        expires_at_ms: i64::MAX / 2,
-    };
+    let stale = tollgate_tests::connection("stale-connection=", "$default");
     api.connections().put_connection(&stale).await.expect("stale record");
     api.connections().subscribe(&stale, "room").await.expect("stale subscription");
     send(&mut clients[0], &json!({ "action": "broadcast", "data": "everyone" })).await;

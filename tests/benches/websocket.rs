@@ -19,10 +19,6 @@ use futures_util::{SinkExt as _, StreamExt as _, stream::SplitSink};
 use serde_json::{Value, json};
 use tokio::{net::TcpStream, sync::mpsc};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
-use tollgate::{
-    serve::{ServeOptions, Server},
-    store::StoreArgs,
-};
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Sink = SplitSink<Client, Message>;
@@ -39,11 +35,7 @@ fn main() {
 }
 
 async fn run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("gateway.yaml");
-    std::fs::write(&config, "websocket: {}\n").expect("definition");
-    let store = StoreArgs { store: dir.path().join("store.json"), ..StoreArgs::default() };
-    let server = Server::start(&ServeOptions { config, port: 0, stage: None, store }).await.expect("serve");
+    let (server, _dir) = tollgate_tests::serve("websocket: {}\n").await;
     let url = format!("ws://{}/", server.addr);
 
     // 1,000 clients; each one's frames go to a reader task that reports (client, arrival time, text).

@@ -87,6 +87,21 @@ impl Dynalite {
         store
     }
 
+    /// The environment a function binary gets under the local Runtime API to reach this server (placeholder
+    /// credentials, us-east-1), and `vars`.
+    pub fn function_env(&self, vars: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        let base = [
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ];
+        base.into_iter()
+            .chain(vars.iter().map(|(k, v)| (*k, (*v).to_owned())))
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    }
+
     /// Another client on the same table (a separate router instance).
     pub async fn client(&self, table: &str) -> DynamoStore {
         DynamoStore::connect(&DynamoOptions { table: table.to_owned(), endpoint: Some(self.endpoint()) }).await

@@ -52,6 +52,34 @@ pub fn echo_gateway(yaml: &str) -> Gateway {
     Gateway::new(&definition, &backends).expect("gateway")
 }
 
+/// `tollgate serve` for `yaml` on a free port. The definition and the embedded store live in the returned
+/// temporary folder, which must outlive the server.
+pub async fn serve(yaml: &str) -> (tollgate::serve::Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(&config, yaml).expect("write definition");
+    let store = tollgate::store::StoreArgs { store: dir.path().join("store.json"), ..Default::default() };
+    let options = tollgate::serve::ServeOptions { config, port: 0, stage: None, store };
+    let server = tollgate::serve::Server::start(&options).await.expect("serve starts");
+    (server, dir)
+}
+
+/// A connection record as `$connect` writes it, with no key and no authorizer.
+pub fn connection(id: &str, stage: &str) -> tollgate_core::store::connections::Connection {
+    tollgate_core::store::connections::Connection {
+        id: id.to_owned(),
+        stage: stage.to_owned(),
+        connected_at_ms: 1_645_556_857_902,
+        source_ip: "192.0.2.1".to_owned(),
+        user_agent: None,
+        key_id: None,
+        key_hash: None,
+        authorizer: None,
+        identity_expires_at_ms: None,
+        expires_at_ms: i64::MAX / 2,
+    }
+}
+
 /// Starts an axum app on 127.0.0.1 with a free port; it stops when the test's runtime ends.
 pub async fn spawn_http(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");

@@ -1,8 +1,6 @@
 //! The API key authorizer binary as Lambda runs it (under a local Runtime API), on a DynamoDB table in
 //! dynalite, answering recorded authorizer events.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 use tollgate::local_lambda::LocalFunction;
 use tollgate_core::usage::admin::{Admin, NewKey};
@@ -18,13 +16,7 @@ async fn answers_recorded_authorizer_events_from_the_table() {
         .await
         .expect("key");
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = BTreeMap::from([
-        ("TOLLGATE_TABLE".to_owned(), store.table().to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), server.endpoint()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-    ]);
+    let env = server.function_env(&[("TOLLGATE_TABLE", store.table())]);
     let command = [env!("CARGO_BIN_EXE_authorizer").to_owned()];
     let function = LocalFunction::start("authorizer", &command, &env, dir.path()).await.expect("starts");
 

@@ -1,8 +1,6 @@
 //! The ws-connect binary as Lambda runs it (under a local Runtime API), recording connections in a DynamoDB
 //! table in dynalite, answering recorded `$connect` events.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use tollgate::local_lambda::LocalFunction;
 use tollgate_core::store::connections::ConnectionStore as _;
@@ -15,14 +13,8 @@ async fn records_the_connection_of_a_recorded_connect_event() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("gateway.yaml");
     std::fs::write(&config, "websocket: {}\n").expect("definition");
-    let env = BTreeMap::from([
-        ("TOLLGATE_CONFIG".to_owned(), config.display().to_string()),
-        ("TOLLGATE_CONNECTIONS_TABLE".to_owned(), table.table().to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), server.endpoint()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
-        ("AWS_REGION".to_owned(), "us-west-2".to_owned()),
-    ]);
+    let config = config.display().to_string();
+    let env = server.function_env(&[("TOLLGATE_CONFIG", &config), ("TOLLGATE_CONNECTIONS_TABLE", table.table())]);
     let command = [env!("CARGO_BIN_EXE_ws-connect").to_owned()];
     let function = LocalFunction::start("ws-connect", &command, &env, dir.path()).await.expect("starts");
 

@@ -1,43 +1,27 @@
 //! The ws-default binary as Lambda runs it (under a local Runtime API), on a DynamoDB table in dynalite and
 //! a recorded MESSAGE event subscribes its connection.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 use tollgate::local_lambda::LocalFunction;
-use tollgate_core::store::connections::{Connection, ConnectionStore as _};
+use tollgate_core::store::connections::ConnectionStore as _;
 use tollgate_tests::{dynalite, event_text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_a_recorded_message_event() {
     let server = dynalite::shared();
     let table = server.table().await;
-    let connection = Connection {
-        id: "asdfasdf=".to_owned(),
-        stage: "$default".to_owned(),
-        connected_at_ms: 1_645_556_857_902,
-        source_ip: "10.0.0.13".to_owned(),
-        user_agent: None,
-        key_id: None,
-        key_hash: None,
-        authorizer: None,
-        identity_expires_at_ms: None,
-        expires_at_ms: i64::MAX / 2,
-    };
+    let connection = tollgate_tests::connection("asdfasdf=", "$default");
     table.put_connection(&connection).await.expect("put");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("gateway.yaml");
     std::fs::write(&config, "websocket: {}\n").expect("definition");
     // Replies go to an endpoint nobody listens on: the post fails (logged), the subscription stands.
     let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-    let env = BTreeMap::from([
-        ("TOLLGATE_CONFIG".to_owned(), config.display().to_string()),
-        ("TOLLGATE_CONNECTIONS_TABLE".to_owned(), table.table().to_owned()),
-        ("TOLLGATE_WS_ENDPOINT".to_owned(), format!("http://{unused}/dev")),
-        ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), server.endpoint()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
-        ("AWS_REGION".to_owned(), "us-west-2".to_owned()),
+    let (config, endpoint) = (config.display().to_string(), format!("http://{unused}/dev"));
+    let env = server.function_env(&[
+        ("TOLLGATE_CONFIG", &config),
+        ("TOLLGATE_CONNECTIONS_TABLE", table.table()),
+        ("TOLLGATE_WS_ENDPOINT", &endpoint),
     ]);
     let command = [env!("CARGO_BIN_EXE_ws-default").to_owned()];
     let function = LocalFunction::start("ws-default", &command, &env, dir.path()).await.expect("starts");

@@ -1,42 +1,23 @@
 //! The ws-disconnect binary as Lambda runs it (under a local Runtime API), on a DynamoDB table in dynalite:
 //! a recorded `$disconnect` event removes the connection and its subscriptions, and again is no error.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 use tollgate::local_lambda::LocalFunction;
-use tollgate_core::store::connections::{Connection, ConnectionStore as _};
+use tollgate_core::store::connections::ConnectionStore as _;
 use tollgate_tests::{dynalite, event_text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removes_the_connection_of_a_recorded_disconnect_event() {
     let server = dynalite::shared();
     let table = server.table().await;
-    let connection = Connection {
-        id: "AAAA1234=".to_owned(),
-        stage: "$default".to_owned(),
-        connected_at_ms: 1_707_503_007_396,
-        source_ip: "192.0.2.1".to_owned(),
-        user_agent: None,
-        key_id: None,
-        key_hash: None,
-        authorizer: None,
-        identity_expires_at_ms: None,
-        expires_at_ms: 1_707_510_807_396,
-    };
+    let connection = tollgate_tests::connection("AAAA1234=", "$default");
     table.put_connection(&connection).await.expect("put");
     table.subscribe(&connection, "news").await.expect("subscribe");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("gateway.yaml");
     std::fs::write(&config, "websocket: {}\n").expect("definition");
-    let env = BTreeMap::from([
-        ("TOLLGATE_CONFIG".to_owned(), config.display().to_string()),
-        ("TOLLGATE_CONNECTIONS_TABLE".to_owned(), table.table().to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), server.endpoint()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "local".to_owned()),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-    ]);
+    let config = config.display().to_string();
+    let env = server.function_env(&[("TOLLGATE_CONFIG", &config), ("TOLLGATE_CONNECTIONS_TABLE", table.table())]);
     let command = [env!("CARGO_BIN_EXE_ws-disconnect").to_owned()];
     let function = LocalFunction::start("ws-disconnect", &command, &env, dir.path()).await.expect("starts");
     for _ in 0..2 {

@@ -8,7 +8,7 @@ impl WebSocketApi {
     pub async fn disconnect(&self, event: &WsEvent) -> WsResponse {
         let id = event.connection_id();
         self.forget(id);
-        let removed = match self.connections.remove_connection(id).await {
+        let removed = match super::fanout::remove(self.connections.as_ref(), id).await {
             Ok(removed) => removed,
             Err(e) => {
                 // The records' TTL and the fan-out's 410 handling clean up what this could not.
@@ -16,9 +16,6 @@ impl WebSocketApi {
                 None
             }
         };
-        if let Some(connection) = &removed {
-            self.release(connection.key_id.as_deref(), id).await;
-        }
         if let Some(lambda) = &self.spec.disconnect {
             let mut forwarded = event.clone();
             if let Some(connection) = &removed {

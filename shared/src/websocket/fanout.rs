@@ -103,19 +103,27 @@ impl FanOutTo<'_> {
         }
     }
 
-    /// Removes a stale connection and gives back its key's connection slot.
+    /// Removes a stale connection (it answered 410).
     pub async fn forget(&self, id: &str) {
-        match self.connections.remove_connection(id).await {
-            Ok(Some(connection)) => {
-                if let Some(key) = &connection.key_id
-                    && let Err(e) = self.connections.release_slot(key, id).await
-                {
-                    tracing::warn!(connection = %id, error = %e, "cannot release the key's connection slot");
-                }
-                tracing::info!(connection = %id, "removed a stale connection (410 Gone)");
-            }
+        match remove(self.connections.as_ref(), id).await {
+            Ok(Some(_)) => tracing::info!(connection = %id, "removed a stale connection (410 Gone)"),
             Ok(None) => {}
             Err(e) => tracing::warn!(connection = %id, error = %e, "cannot remove a stale connection"),
         }
     }
+}
+
+/// Removes a connection with its subscriptions, and gives back its key's connection slot: what `$disconnect`
+/// and a 410 both do. Returns the record if there was one.
+pub(super) async fn remove(
+    connections: &dyn ConnectionStore,
+    id: &str,
+) -> Result<Option<crate::store::connections::Connection>, crate::store::StoreError> {
+    let removed = connections.remove_connection(id).await?;
+    if let Some(key) = removed.as_ref().and_then(|c| c.key_id.as_deref())
+        && let Err(e) = connections.release_slot(key, id).await
+    {
+        tracing::warn!(connection = %id, error = %e, "cannot release the key's connection slot");
+    }
+    Ok(removed)
 }

@@ -45,6 +45,18 @@ use self::{
 };
 pub use event::{Peer, WsResponse};
 
+/// The Lambda function for `route`: builds the API from the environment ([`WebSocketApi::from_env`]) once,
+/// then answers each event with [`WebSocketApi::handle`]. What `ws-connect`, `ws-default` and `ws-disconnect`
+/// run.
+pub async fn run_on_lambda(route: Route) -> Result<(), lambda_runtime::Error> {
+    let api = Arc::new(WebSocketApi::from_env().await?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let api = Arc::clone(&api);
+        async move { Ok::<_, lambda_runtime::Error>(api.handle(route, event.payload).await) }
+    }))
+    .await
+}
+
 /// Which of the three functions an event was delivered to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {

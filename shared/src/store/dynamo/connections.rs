@@ -80,6 +80,21 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes one item and returns what it held (`None`: there was nothing).
+    async fn delete_returning(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&e))?;
+        Ok(out.attributes.filter(|a| !a.is_empty()))
+    }
+
     /// Every item of a connection's partition (its record and subscriptions), read consistently.
     async fn connection_items(&self, id: &str, subscriptions_only: bool) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
@@ -145,17 +160,8 @@ impl ConnectionStore for DynamoStore {
     fn remove_connection<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Connection>> {
         Box::pin(async move {
             // The record goes first: a subscribe racing with this sees it gone and takes its own item back.
-            let out = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(conn_pk(id)))
-                .key("sk", s(ONLY))
-                .return_values(ReturnValue::AllOld)
-                .send()
-                .await
-                .map_err(|e| sdk_error(&e))?;
-            let connection = out.attributes.as_ref().and_then(|a| text(a, "doc")).map(decode).transpose()?;
+            let old = self.delete_returning(conn_pk(id), ONLY.to_owned()).await?;
+            let connection = old.as_ref().and_then(|a| text(a, "doc")).map(decode).transpose()?;
             let keys = self
                 .connection_items(id, true)
                 .await?
@@ -194,19 +200,7 @@ impl ConnectionStore for DynamoStore {
     }
 
     fn unsubscribe<'a>(&'a self, id: &'a str, channel: &'a str) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let out = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(conn_pk(id)))
-                .key("sk", s(sub_sk(channel)))
-                .return_values(ReturnValue::AllOld)
-                .send()
-                .await
-                .map_err(|e| sdk_error(&e))?;
-            Ok(out.attributes.is_some_and(|a| !a.is_empty()))
-        })
+        Box::pin(async move { Ok(self.delete_returning(conn_pk(id), sub_sk(channel)).await?.is_some()) })
     }
 
     fn channels<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<String>> {
