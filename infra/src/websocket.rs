@@ -163,32 +163,39 @@ impl WsDoor {
         if let Some((_, chosen)) = protocol {
             upgrade = upgrade.protocols([chosen.clone()]);
         }
+        // Postable from the moment `$connect` admitted it, as on API Gateway: what is posted before the
+        // upgrade completes waits in the queue (a 410 here would make fan-out remove a live connection).
+        let (tx, rx) = mpsc::channel::<Outgoing>(QUEUE);
+        let handle = Arc::new(Socket {
+            tx,
+            connected_at_ms: who.connected_at,
+            source_ip: who.source_ip.clone(),
+            user_agent: who.user_agent.clone(),
+            last_active_ms: AtomicI64::new(who.connected_at),
+        });
+        self.sockets.insert(&who.connection_id, Arc::clone(&handle));
+        self.sockets.live.fetch_add(1, Ordering::SeqCst);
         let door = Arc::clone(self);
         let failed = Arc::clone(self);
         let lost = who.clone();
         upgrade
             .on_failed_upgrade(move |e| {
                 tracing::warn!(error = %e, "WebSocket upgrade failed after $connect");
+                failed.sockets.remove(&lost.connection_id);
                 let event = lost.disconnect_event(Some(1006), "Upgrade failed", now_ms());
-                tokio::spawn(async move { failed.api.disconnect(&event).await });
+                tokio::spawn(async move {
+                    failed.api.disconnect(&event).await;
+                    failed.sockets.live.fetch_sub(1, Ordering::SeqCst);
+                });
             })
-            .on_upgrade(move |socket| async move { door.run(socket, who).await })
+            .on_upgrade(move |socket| async move { door.run(socket, who, handle, rx).await })
     }
 
     /// One connection's life: a writer task drains what is posted to it; this task reads frames in order.
-    async fn run(self: Arc<Self>, socket: WebSocket, who: Peer) {
+    async fn run(self: Arc<Self>, socket: WebSocket, who: Peer, handle: Arc<Socket>, mut rx: mpsc::Receiver<Outgoing>) {
         let id = who.connection_id.clone();
         let (mut sink, mut stream) = socket.split();
-        let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE);
-        let handle = Arc::new(Socket {
-            tx: tx.clone(),
-            connected_at_ms: who.connected_at,
-            source_ip: who.source_ip.clone(),
-            user_agent: who.user_agent.clone(),
-            last_active_ms: AtomicI64::new(who.connected_at),
-        });
-        self.sockets.insert(&id, Arc::clone(&handle));
-        self.sockets.live.fetch_add(1, Ordering::SeqCst);
+        let tx = handle.tx.clone();
         // When the server closes (DELETE @connections), the reader stops without waiting for the client.
         let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel::<(u16, &'static str)>();
         let writer = tokio::spawn(async move {
