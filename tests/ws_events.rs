@@ -19,7 +19,7 @@ use axum::{
 use serde_json::{Value, json};
 use tollgate_core::{
     config::Definition,
-    integration::Backends,
+    integration::{Backends, InvokeFuture, InvokeOutput, Invoker},
     store::{connections::ConnectionStore, embedded::EmbeddedStore},
     websocket::{Route, WebSocketApi, fanout::Endpoint, management_api::ManagementApi},
 };
@@ -57,9 +57,14 @@ impl Recorder {
 }
 
 async fn api(yaml: &str, endpoint: SocketAddr) -> (WebSocketApi, Arc<dyn ConnectionStore>) {
+    api_with(yaml, endpoint, Backends::default()).await
+}
+
+/// `backends` with an embedded usage-plan store.
+async fn api_with(yaml: &str, endpoint: SocketAddr, backends: Backends) -> (WebSocketApi, Arc<dyn ConnectionStore>) {
     let definition = Definition::from_yaml(yaml, None).expect("definition");
     let connections: Arc<dyn ConnectionStore> = Arc::new(dynalite::shared().table().await);
-    let backends = Backends { store: Some(Arc::new(EmbeddedStore::in_memory())), ..Backends::default() };
+    let backends = Backends { store: Some(Arc::new(EmbeddedStore::in_memory())), ..backends };
     let config = tollgate_core::integration::sdk_config_loader()
         .region(aws_config::Region::new("us-west-2"))
         .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
@@ -156,6 +161,94 @@ async fn a_handshake_without_a_known_key_is_refused_with_403() {
     let answer = answer(&api, Route::Connect, event("ws-connect.json")).await;
     assert_eq!(answer["statusCode"], 403);
     assert_eq!(answer["body"], r#"{"message":"Forbidden"}"#);
+    assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
+}
+
+/// A `$connect` Lambda authorizer run in process: keeps the events it is sent and answers by `?token=`:
+/// `route` allows exactly the `methodArn` it was sent, `verb` allows only HTTP-style ARNs (`…/GET/…`).
+#[derive(Default)]
+struct ConnectAuthorizer {
+    events: Mutex<Vec<Value>>,
+}
+
+impl Invoker for ConnectAuthorizer {
+    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+        Box::pin(async move {
+            let event: Value = serde_json::from_slice(&payload).expect("event");
+            self.events.lock().expect("lock").push(event.clone());
+            let resource = match event["queryStringParameters"]["token"].as_str() {
+                Some("route") => event["methodArn"].as_str().unwrap_or_default().to_owned(),
+                _ => "arn:aws:execute-api:*:*:*/*/GET/*".to_owned(),
+            };
+            let answer = json!({
+                "principalId": "user-9",
+                "policyDocument": { "Version": "2012-10-17",
+                    "Statement": [{ "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource }] },
+                "context": { "tier": "gold" },
+            });
+            Ok(InvokeOutput { payload: answer.to_string().into_bytes(), function_error: None })
+        })
+    }
+}
+
+/// A `$connect` authorizer gets the event API Gateway sends WebSocket authorizers (the shape of
+/// aws_lambda_events' WebSocket authorizer fixture): the handshake's headers, query and `requestContext`, no
+/// body, and a `methodArn` naming the route, `{api}/{stage}/$connect`, which its policy is checked against.
+/// Identity sources may be written as WebSocket APIs write them (`route.request.querystring.token`).
+#[tokio::test]
+async fn a_connect_authorizer_gets_the_websocket_authorizer_event() {
+    let (_rec, addr) = Recorder::start().await;
+    let authorizer = Arc::new(ConnectAuthorizer::default());
+    let backends = Backends { lambda: Some(Arc::clone(&authorizer) as Arc<dyn Invoker>), ..Backends::default() };
+    let yaml = r#"
+stages: { dev: { variables: { tier: free } } }
+authorizers:
+  gate: { type: lambda, function: ws-auth, payloadFormatVersion: "1.0", identitySources: ["route.request.querystring.token"], resultTtlSeconds: 0 }
+websocket:
+  routes:
+    $connect: { authorizer: gate }
+"#;
+    let (api, connections) = api_with(yaml, addr, backends).await;
+    let with_token = |token: &str| {
+        let mut connect = event("ws-connect.json");
+        connect["queryStringParameters"] = json!({ "token": token });
+        connect["multiValueQueryStringParameters"] = json!({ "token": [token] });
+        connect
+    };
+
+    // No token: 401 without invoking the authorizer.
+    let answer_ = answer(&api, Route::Connect, event("ws-connect.json")).await;
+    assert_eq!(
+        (answer_["statusCode"].clone(), answer_["body"].clone()),
+        (json!(401), json!(r#"{"message":"Unauthorized"}"#))
+    );
+    assert!(authorizer.events.lock().expect("lock").is_empty(), "not invoked without its identity source");
+
+    // A policy for the $connect route admits, and its context stays with the connection.
+    assert_eq!(answer(&api, Route::Connect, with_token("route")).await, json!({ "statusCode": 200 }));
+    let sent = authorizer.events.lock().expect("lock").pop().expect("invoked");
+    assert_eq!(sent["type"], "REQUEST");
+    assert_eq!(sent["methodArn"].as_str().map(|a| a.ends_with(":asdfasdf/dev/$connect")), Some(true), "{sent}");
+    assert_eq!(sent["requestContext"]["eventType"], "CONNECT");
+    assert_eq!(sent["requestContext"]["routeKey"], "$connect");
+    assert_eq!(sent["requestContext"]["connectionId"], ID);
+    assert_eq!(sent["headers"]["Sec-WebSocket-Key"], "asdfasdf==");
+    assert_eq!(sent["multiValueQueryStringParameters"]["token"], json!(["route"]));
+    assert_eq!(sent["stageVariables"], json!({ "tier": "free" }));
+    for absent in ["body", "isBase64Encoded", "httpMethod", "path", "resource"] {
+        assert!(sent.get(absent).is_none(), "{absent} is not in a WebSocket authorizer event: {sent}");
+    }
+    let typed: aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest =
+        serde_json::from_value(sent.clone()).expect("the crate reads it as an authorizer request");
+    assert_eq!(typed.method_arn.as_deref(), sent["methodArn"].as_str());
+    let recorded = connections.get_connection(ID).await.expect("read").expect("recorded");
+    let context = recorded.authorizer.expect("authorizer result kept");
+    assert_eq!((context["principalId"].clone(), context["tier"].clone()), (json!("user-9"), json!("gold")));
+    connections.remove_connection(ID).await.expect("remove");
+
+    // A policy that only grants HTTP routes does not cover $connect: 403, as API Gateway answers.
+    let refused = answer(&api, Route::Connect, with_token("verb")).await;
+    assert_eq!(refused["statusCode"], 403, "{refused}");
     assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
 }
 

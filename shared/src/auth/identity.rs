@@ -26,12 +26,18 @@ impl IdentitySource {
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "identity source {text:?}: use $request.header.X, $request.querystring.X, $context.X or $stageVariables.X"
+                "identity source {text:?}: use $request.header.X, $request.querystring.X (or route.request.header.X, \
+                 route.request.querystring.X), $context.X or $stageVariables.X"
             )
         };
-        let (kind, name) = if let Some(n) = text.strip_prefix("$request.header.") {
+        // `route.request.*` is how WebSocket APIs write the same sources.
+        let (kind, name) = if let Some(n) =
+            text.strip_prefix("$request.header.").or_else(|| text.strip_prefix("route.request.header."))
+        {
             (0, n)
-        } else if let Some(n) = text.strip_prefix("$request.querystring.") {
+        } else if let Some(n) =
+            text.strip_prefix("$request.querystring.").or_else(|| text.strip_prefix("route.request.querystring."))
+        {
             (1, n)
         } else if let Some(n) = text.strip_prefix("$context.") {
             if !matches!(n, "requestId" | "routeKey" | "sourceIp" | "httpMethod" | "path" | "stage") {

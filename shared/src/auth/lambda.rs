@@ -85,6 +85,17 @@ pub struct Call<'a> {
     pub route_key: &'a str,
     pub context: &'a IntegrationContext,
     pub arn: &'a str,
+    /// The event's fields when the front end already has them (WebSocket `$connect`).
+    pub preset: Option<&'a PresetEvent>,
+}
+
+/// An authorizer event a front end already has, as API Gateway sends it: a WebSocket `$connect` authorizer
+/// gets the `$connect` event's headers, query and `requestContext`, and `methodArn` `{api}/{stage}/$connect`.
+#[derive(Debug, Clone)]
+pub struct PresetEvent {
+    /// Every field but `type` and `methodArn`.
+    pub fields: Map<String, Value>,
+    pub arn: String,
 }
 
 impl LambdaAuthorizer {
@@ -181,6 +192,14 @@ impl LambdaAuthorizer {
                 "authorizationToken": values.first().cloned().unwrap_or_default(),
                 "methodArn": call.arn,
             });
+            return serde_json::to_vec(&event).map_err(fail);
+        }
+        if let Some(preset) = call.preset {
+            let mut event = preset.fields.clone();
+            event.insert("type".into(), "REQUEST".into());
+            event.insert("methodArn".into(), call.arn.into());
+            let stage_variables = call.context.stage_variables.iter().map(|(k, v)| (k.clone(), v.clone().into()));
+            event.entry("stageVariables").or_insert_with(|| Value::Object(stage_variables.collect()));
             return serde_json::to_vec(&event).map_err(fail);
         }
         let version = if self.kind == EventKind::RequestV1 { PayloadVersion::V1 } else { PayloadVersion::V2 };

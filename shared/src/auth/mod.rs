@@ -29,6 +29,12 @@ pub fn method_arn(api: &str, stage: &str, method: &str, path: &str) -> String {
     format!("{}{api}/{stage}/{method}/{path}", arn_prefix())
 }
 
+/// The execute-api ARN of a WebSocket route: `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{route_key}`
+/// (no verb), which a `$connect` authorizer receives as `methodArn`.
+pub fn route_arn(api: &str, stage: &str, route_key: &str) -> String {
+    format!("{}{api}/{stage}/{route_key}", arn_prefix())
+}
+
 /// `arn:aws:execute-api:{region}:{account}:`, read from the environment once. Lambda does not tell a function
 /// its account, so it is `TOLLGATE_ACCOUNT_ID` or a placeholder.
 fn arn_prefix() -> &'static str {

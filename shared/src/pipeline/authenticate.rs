@@ -117,8 +117,12 @@ impl Authenticate {
                 verifier.authorize(value.as_deref(), scopes).await.map_err(jwt_error)?
             }
             Authorizer::Lambda(lambda) => {
-                let arn = method_arn(&context.api_id, &context.stage, ex.request.method.as_str(), &ex.request.raw_path);
-                let call = Call { request: &ex.request, matched, route_key, context, arn: &arn };
+                let preset = ex.authorizer_event.as_ref();
+                let arn = preset.map_or_else(
+                    || method_arn(&context.api_id, &context.stage, ex.request.method.as_str(), &ex.request.raw_path),
+                    |p| p.arn.clone(),
+                );
+                let call = Call { request: &ex.request, matched, route_key, context, arn: &arn, preset };
                 lambda.authorize(call).await.map_err(lambda_error)?
             }
         };

@@ -34,6 +34,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 
 use crate::{
+    auth::lambda::PresetEvent,
     clock::MICROS_PER_SEC,
     config::{Definition, RouteSpec},
     error::{GatewayError, RateLimit},
@@ -80,6 +81,8 @@ pub struct Exchange {
     pub caller: Option<Caller>,
     /// The quota state to report in `RateLimit-*` headers.
     pub rate_limit: Option<RateLimit>,
+    /// The event Lambda authorizers get when the front end has it (WebSocket `$connect`).
+    pub authorizer_event: Option<PresetEvent>,
 }
 
 impl Exchange {
@@ -94,6 +97,7 @@ impl Exchange {
             usage_identifier_key: None,
             caller: None,
             rate_limit: None,
+            authorizer_event: None,
         }
     }
 }
@@ -191,9 +195,14 @@ impl Pipeline {
     }
 
     /// Runs the stages before the integration only (WebSocket `$connect`): what they established about the
-    /// caller, or the shaped refusal to send instead.
-    pub async fn admit(&self, request: GatewayRequest) -> Result<Admission, GatewayResponse> {
+    /// caller, or the shaped refusal to send instead. Lambda authorizers get `authorizer_event`.
+    pub async fn admit(
+        &self,
+        request: GatewayRequest,
+        authorizer_event: PresetEvent,
+    ) -> Result<Admission, GatewayResponse> {
         let mut ex = Exchange::new(request);
+        ex.authorizer_event = Some(authorizer_event);
         let outcome = match self.guard(&mut ex).await {
             Ok(None) => Ok(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), bytes::Bytes::new())),
             Ok(Some(response)) => Ok(response),

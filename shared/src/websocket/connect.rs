@@ -20,7 +20,7 @@ impl WebSocketApi {
     pub async fn connect(&self, event: &WsEvent) -> WsResponse {
         let request = event.handshake_request();
         let api_key = request.header("x-api-key").map(str::to_owned);
-        let admission = match self.admission.admit(request).await {
+        let admission = match self.admission.admit(request, event.authorizer_event(&self.stage)).await {
             Ok(a) => a,
             Err(refusal) => return refused(&refusal),
         };

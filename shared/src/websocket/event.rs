@@ -11,7 +11,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::request::{GatewayRequest, Origin};
+use crate::{
+    auth::{lambda::PresetEvent, route_arn},
+    request::{GatewayRequest, Origin},
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -224,6 +227,23 @@ impl WsEvent {
             protocol: "HTTP/1.1".to_owned(),
             malformed: None,
         }
+    }
+
+    /// The event a `$connect` Lambda authorizer gets: this one less its body and any earlier authorizer's
+    /// result, with `methodArn` `{api}/{stage}/$connect` (`stage` when the event names none).
+    pub fn authorizer_event(&self, stage: &str) -> PresetEvent {
+        let ctx = &self.request_context;
+        let stage = if ctx.stage.is_empty() { stage } else { ctx.stage.as_str() };
+        let mut fields = match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        fields.remove("body");
+        fields.remove("isBase64Encoded");
+        if let Some(Value::Object(context)) = fields.get_mut("requestContext") {
+            context.remove("authorizer");
+        }
+        PresetEvent { fields, arn: route_arn(&ctx.api_id, stage, &ctx.route_key) }
     }
 }
 
