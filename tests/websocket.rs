@@ -352,7 +352,7 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
         .await
         .expect("plan");
     let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..NewKey::default() };
-    let (_, value) = admin.create_key(new).await.expect("key");
+    let (key, value) = admin.create_key(new).await.expect("key");
 
     assert_eq!(gw.refused("").await, 403, "no key");
     assert_eq!(gw.refused("?apiKey=wrong-key-value-that-is-long").await, 403, "unknown key");
@@ -364,7 +364,17 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     assert_eq!(gw.refused(&format!("?apiKey={value}")).await, 429, "a third connection is over the limit");
     drop(second);
     assert!(tollgate_tests::dynalite::eventually(WAIT, || gw.server.open_sockets() == 1).await);
-    let (mut third, _) = connect_async(gw.url(&format!("?apiKey={value}"))).await.expect("a slot is free again");
+    // The freed slot goes to a connection whose $disconnect is then lost: its record lives on, a minute old.
+    let connections = gw.server.websocket().expect("websocket").connections();
+    let mut ghost = tollgate_tests::connection("ghost0000000=", "$default");
+    ghost.key_id = Some(key.id.clone());
+    ghost.connected_at_ms = chrono::Utc::now().timestamp_millis() - 60_000;
+    connections.put_connection(&ghost).await.expect("ghost record");
+    assert!(connections.claim_slot(&key.id, &ghost.id, 2).await.expect("claim"), "the dropped socket freed a slot");
+    // Both slots held; @connections does not know the ghost, so its slot and record go and the handshake passes.
+    let (mut third, _) = connect_async(gw.url(&format!("?apiKey={value}"))).await.expect("the ghost's slot is freed");
+    assert!(connections.get_connection(&ghost.id).await.expect("read").is_none(), "the ghost's record is removed");
+    assert!(!connections.slots(&key.id).await.expect("slots").contains(&ghost.id));
 
     // The quota of 5 counted 4 handshakes (the one over the connection limit too): one message is left.
     send(&mut first, &json!({ "action": "echo", "data": "x" })).await;

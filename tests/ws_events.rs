@@ -21,6 +21,7 @@ use tollgate_core::{
     config::Definition,
     integration::{Backends, InvokeFuture, InvokeOutput, Invoker},
     store::{connections::ConnectionStore, embedded::EmbeddedStore},
+    usage::admin::{Admin, NewKey, PlanInput},
     websocket::{Route, WebSocketApi, fanout::Endpoint, management_api::ManagementApi},
 };
 use tollgate_tests::{dynalite, event_text};
@@ -44,10 +45,23 @@ async fn record(
     (StatusCode::OK, [("content-type", "application/json")], String::new())
 }
 
+/// GetConnection: 200 with the connection's info for the connections it knows, 410 for the others.
+async fn info(
+    State(rec): State<Arc<Recorder>>,
+    Path((_stage, id)): Path<(String, String)>,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    if !rec.known.lock().expect("lock").contains(&id) {
+        return (StatusCode::GONE, [("x-amzn-errortype", "GoneException")], r#"{"message":null}"#.to_owned());
+    }
+    let body = json!({ "connectedAt": "2022-02-22T19:07:37Z", "identity": { "sourceIp": "10.0.0.13" } });
+    (StatusCode::OK, [("content-type", "application/json")], body.to_string())
+}
+
 impl Recorder {
     async fn start() -> (Arc<Self>, SocketAddr) {
         let rec = Arc::new(Self::default());
-        let app = Router::new().route("/{stage}/@connections/{id}", post(record)).with_state(Arc::clone(&rec));
+        let app =
+            Router::new().route("/{stage}/@connections/{id}", post(record).get(info)).with_state(Arc::clone(&rec));
         (rec, tollgate_tests::spawn_http(app).await)
     }
 
@@ -60,11 +74,12 @@ async fn api(yaml: &str, endpoint: SocketAddr) -> (WebSocketApi, Arc<dyn Connect
     api_with(yaml, endpoint, Backends::default()).await
 }
 
-/// `backends` with an embedded usage-plan store.
+/// `backends`, with an embedded usage-plan store unless they name one.
 async fn api_with(yaml: &str, endpoint: SocketAddr, backends: Backends) -> (WebSocketApi, Arc<dyn ConnectionStore>) {
     let definition = Definition::from_yaml(yaml, None).expect("definition");
     let connections: Arc<dyn ConnectionStore> = Arc::new(dynalite::shared().table().await);
-    let backends = Backends { store: Some(Arc::new(EmbeddedStore::in_memory())), ..backends };
+    let store = backends.store.clone().or_else(|| Some(Arc::new(EmbeddedStore::in_memory())));
+    let backends = Backends { store, ..backends };
     let config = tollgate_core::integration::sdk_config_loader()
         .region(aws_config::Region::new("us-west-2"))
         .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
@@ -250,6 +265,52 @@ websocket:
     let refused = answer(&api, Route::Connect, with_token("verb")).await;
     assert_eq!(refused["statusCode"], 403, "{refused}");
     assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
+}
+
+/// A key's connection limit on Lambda: a holder past its `$connect` is asked about through the Management
+/// API's GetConnection (the SDK client against the loopback endpoint). While it answers, the slot stays taken
+/// (429); once it answers 410 (the `$disconnect` was lost), the holder's record and slot go and the next
+/// handshake is admitted.
+#[tokio::test]
+async fn a_lost_disconnect_frees_its_slot_once_get_connection_says_gone() {
+    let (rec, addr) = Recorder::start().await;
+    rec.known.lock().expect("lock").insert(ID.to_owned());
+    let store = Arc::new(EmbeddedStore::in_memory());
+    let admin = Admin::new(store.as_ref(), chrono::Utc::now().timestamp_millis());
+    let plan = PlanInput {
+        name: "one".into(),
+        stages: vec!["$default".into()],
+        max_connections: Some(1),
+        ..PlanInput::default()
+    };
+    let plan = admin.create_plan(plan).await.expect("plan");
+    let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..NewKey::default() };
+    let (key, value) = admin.create_key(new).await.expect("key");
+    let backends = Backends { store: Some(store as Arc<dyn tollgate_core::store::Store>), ..Backends::default() };
+    let yaml = "websocket:\n  routes:\n    $connect: { apiKeyRequired: true }\n";
+    let (api, connections) = api_with(yaml, addr, backends).await;
+    let connect = |id: &str| {
+        let mut connect = event("ws-connect.json");
+        connect["headers"]["x-api-key"] = json!(value);
+        connect["multiValueHeaders"]["x-api-key"] = json!([value]);
+        connect["requestContext"]["connectionId"] = json!(id);
+        // A minute ago: past its $connect, well within its lifetime.
+        connect["requestContext"]["connectedAt"] = json!(chrono::Utc::now().timestamp_millis() - 60_000);
+        connect
+    };
+
+    assert_eq!(answer(&api, Route::Connect, connect(ID)).await, json!({ "statusCode": 200 }));
+    let over = answer(&api, Route::Connect, connect("second000=")).await;
+    assert_eq!(
+        (over["statusCode"].clone(), over["body"].clone()),
+        (json!(429), json!(r#"{"message":"Too many connections for this API key"}"#))
+    );
+    assert!(connections.get_connection(ID).await.expect("read").is_some(), "an open holder keeps its slot");
+
+    rec.known.lock().expect("lock").remove(ID);
+    assert_eq!(answer(&api, Route::Connect, connect("second000=")).await, json!({ "statusCode": 200 }));
+    assert!(connections.get_connection(ID).await.expect("read").is_none(), "the gone holder's record is removed");
+    assert_eq!(connections.slots(&key.id).await.expect("slots"), ["second000="]);
 }
 
 /// What a broadcast costs in store operations: one Query per 1,000 members and nothing else, however many

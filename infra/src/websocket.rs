@@ -28,7 +28,7 @@ use http::{HeaderValue, StatusCode, request::Parts};
 use tokio::sync::mpsc;
 use tollgate_core::websocket::{
     Peer, WebSocketApi, WsResponse,
-    fanout::{Endpoint, PostError, PostFuture, Poster},
+    fanout::{Endpoint, OpenFuture, PostError, PostFuture, Poster},
 };
 
 /// Frames queued for one socket before a poster waits; a poster waits at most this long.
@@ -118,6 +118,10 @@ impl Poster for Sockets {
 
     fn delete<'a>(&'a self, _endpoint: &'a Endpoint, connection: &'a str) -> PostFuture<'a> {
         Box::pin(async move { self.queue(connection, Outgoing::Close(1000, "Connection closed by the server")).await })
+    }
+
+    fn is_open<'a>(&'a self, _endpoint: &'a Endpoint, connection: &'a str) -> OpenFuture<'a> {
+        Box::pin(async move { Ok(self.get(connection).is_some()) })
     }
 }
 

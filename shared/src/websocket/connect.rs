@@ -9,11 +9,19 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{RECORD_GRACE_MS, WebSocketApi, event::WsEvent, event::WsResponse};
+use super::{
+    RECORD_GRACE_MS, WebSocketApi,
+    event::{WsEvent, WsResponse},
+    fanout::{self, Endpoint},
+};
 use crate::{
     auth::Authorized, config::ApiKeySource, pipeline::Admission, request::GatewayResponse,
     store::connections::Connection, usage::KeyHash,
 };
+
+/// How long after its handshake a connection is surely past `$connect` (API Gateway's integration timeout is
+/// 29 s), so a 410 from `@connections` means it is gone rather than not yet open.
+const CONNECT_SETTLED_MS: i64 = 30_000;
 
 impl WebSocketApi {
     /// Answers a `$connect` event: 200 admits the connection, anything else rejects the handshake.
@@ -37,7 +45,7 @@ impl WebSocketApi {
         if let Some(caller) = caller
             && let Some(limit) = caller.plan.max_connections
         {
-            match self.claim_slot(&caller.key.id, id, limit).await {
+            match self.claim_slot(&caller.key.id, id, limit, &self.endpoint_of(event)).await {
                 Ok(true) => {}
                 Ok(false) => return WsResponse::error(429, "Too many connections for this API key"),
                 Err(e) => {
@@ -94,23 +102,55 @@ impl WebSocketApi {
 
     /// Claims one of the key's connection slots; when they are all held, frees those of connections that are
     /// gone (their `$disconnect` was lost) and tries once more.
-    async fn claim_slot(&self, key: &str, id: &str, limit: u32) -> Result<bool, crate::store::StoreError> {
+    async fn claim_slot(
+        &self,
+        key: &str,
+        id: &str,
+        limit: u32,
+        endpoint: &Endpoint,
+    ) -> Result<bool, crate::store::StoreError> {
         if self.connections.claim_slot(key, id, limit).await? {
             return Ok(true);
         }
-        let now = self.now_ms();
         let mut freed = false;
         for holder in self.connections.slots(key).await? {
-            let live = self.connections.get_connection(&holder).await?.is_some_and(|c| c.expires_at_ms > now);
-            if !live {
-                self.connections.release_slot(key, &holder).await?;
-                freed = true;
+            match self.connections.get_connection(&holder).await? {
+                Some(record) if self.still_open(&record, endpoint).await => {}
+                Some(_) => {
+                    fanout::remove(self.connections.as_ref(), &holder).await?;
+                    freed = true;
+                }
+                None => {
+                    self.connections.release_slot(key, &holder).await?;
+                    freed = true;
+                }
             }
         }
         if !freed {
             return Ok(false);
         }
         self.connections.claim_slot(key, id, limit).await
+    }
+
+    /// Whether a slot holder's connection is open: its record has not expired and, once it is past its own
+    /// `$connect` (API Gateway answers 410 until then), `@connections` still knows it. Connections on other
+    /// stages (another endpoint) and an `@connections` that cannot answer count as open: a slot is never
+    /// taken from a live connection.
+    async fn still_open(&self, record: &Connection, endpoint: &Endpoint) -> bool {
+        let now = self.now_ms();
+        if record.expires_at_ms <= now {
+            return false;
+        }
+        if record.stage != self.stage || now - record.connected_at_ms < CONNECT_SETTLED_MS {
+            return true;
+        }
+        match self.poster.is_open(endpoint, &record.id).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(connection = %record.id, error = %e, "cannot ask @connections about a slot holder");
+                true
+            }
+        }
     }
 
     pub(super) async fn release(&self, key: Option<&str>, id: &str) {

@@ -29,6 +29,7 @@ pub enum PostError {
 }
 
 pub type PostFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PostError>> + Send + 'a>>;
+pub type OpenFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, PostError>> + Send + 'a>>;
 
 /// Where the `@connections` API of a WebSocket stage is: `https://{domainName}/{stage}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,6 +41,8 @@ pub trait Poster: Send + Sync {
     fn post<'a>(&'a self, endpoint: &'a Endpoint, connection: &'a str, data: &'a [u8]) -> PostFuture<'a>;
     /// Closes a connection.
     fn delete<'a>(&'a self, endpoint: &'a Endpoint, connection: &'a str) -> PostFuture<'a>;
+    /// Whether a connection is open (GetConnection; its 410 means no).
+    fn is_open<'a>(&'a self, endpoint: &'a Endpoint, connection: &'a str) -> OpenFuture<'a>;
 }
 
 /// How a fan-out went.

@@ -10,7 +10,7 @@ use aws_sdk_apigatewaymanagement::{
     primitives::Blob,
 };
 
-use super::fanout::{Endpoint, PostError, PostFuture, Poster};
+use super::fanout::{Endpoint, OpenFuture, PostError, PostFuture, Poster};
 
 pub struct ManagementApi {
     config: aws_config::SdkConfig,
@@ -76,6 +76,19 @@ impl Poster for ManagementApi {
             match client.delete_connection().connection_id(connection).send().await {
                 Ok(_) => Ok(()),
                 Err(e) => Err(post_error(&e)),
+            }
+        })
+    }
+
+    fn is_open<'a>(&'a self, endpoint: &'a Endpoint, connection: &'a str) -> OpenFuture<'a> {
+        Box::pin(async move {
+            let client = self.client(endpoint);
+            match client.get_connection().connection_id(connection).send().await {
+                Ok(_) => Ok(true),
+                Err(e) => match post_error(&e) {
+                    PostError::Gone => Ok(false),
+                    other => Err(other),
+                },
             }
         })
     }
