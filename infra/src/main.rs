@@ -52,13 +52,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
+    tollgate_core::logging::init(tollgate_core::logging::Output::Cli);
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, port, stage } => {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod gateway;
 pub mod integration;
+pub mod logging;
 pub mod pipeline;
 pub mod request;
 pub mod route_table;

@@ -16,7 +16,7 @@ use tollgate_core::{
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().with_ansi(false).init();
+    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
     let table = std::env::var("TOLLGATE_TABLE").map_err(|_| "TOLLGATE_TABLE must name the DynamoDB table")?;
     let store = Arc::new(DynamoStore::connect(&DynamoOptions { table, endpoint: None }).await);
     let meter = Arc::new(Meter::new(store, Arc::new(SystemClock), DEFAULT_KEY_CACHE_SECS));

@@ -28,7 +28,7 @@ fn list(name: &str) -> Vec<String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().with_ansi(false).init();
+    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
     let issuer = std::env::var("TOLLGATE_JWT_ISSUER").map_err(|_| "TOLLGATE_JWT_ISSUER is required")?;
     let audiences = list("TOLLGATE_JWT_AUDIENCES");
     if audiences.is_empty() {

@@ -15,12 +15,7 @@ use tollgate_core::{
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .without_time()
-        .with_ansi(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
+    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
     let table = std::env::var("TOLLGATE_TABLE").map_err(|_| "TOLLGATE_TABLE must name the DynamoDB table")?;
     let store: Arc<dyn Store> = Arc::new(DynamoStore::connect(&DynamoOptions { table, endpoint: None }).await);
     let api = Arc::new(AdminApi::new());

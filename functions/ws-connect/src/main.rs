@@ -6,6 +6,6 @@ use tollgate_core::websocket::{Route, run_on_lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().without_time().with_ansi(false).init();
+    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
     run_on_lambda(Route::Connect).await
 }
