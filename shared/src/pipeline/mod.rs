@@ -195,14 +195,14 @@ impl Pipeline {
     }
 
     /// Runs the stages before the integration only (WebSocket `$connect`): what they established about the
-    /// caller, or the shaped refusal to send instead. Lambda authorizers get `authorizer_event`.
+    /// caller, or the shaped refusal to send instead. A Lambda authorizer gets `authorizer_event`.
     pub async fn admit(
         &self,
         request: GatewayRequest,
-        authorizer_event: PresetEvent,
+        authorizer_event: Option<PresetEvent>,
     ) -> Result<Admission, GatewayResponse> {
         let mut ex = Exchange::new(request);
-        ex.authorizer_event = Some(authorizer_event);
+        ex.authorizer_event = authorizer_event;
         let outcome = match self.guard(&mut ex).await {
             Ok(None) => Ok(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), bytes::Bytes::new())),
             Ok(Some(response)) => Ok(response),

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
 use serde_json::{Map, Value};
 
 use super::{
@@ -28,7 +29,9 @@ impl WebSocketApi {
     pub async fn connect(&self, event: &WsEvent) -> WsResponse {
         let request = event.handshake_request();
         let api_key = request.header("x-api-key").map(str::to_owned);
-        let admission = match self.admission.admit(request, event.authorizer_event(&self.stage)).await {
+        // Built only for a Lambda authorizer: the other stages never read it.
+        let authorizer_event = self.lambda_authorizer.then(|| event.authorizer_event(&self.stage));
+        let admission = match self.admission.admit(request, authorizer_event).await {
             Ok(a) => a,
             Err(refusal) => return refused(&refusal),
         };
@@ -112,24 +115,35 @@ impl WebSocketApi {
         if self.connections.claim_slot(key, id, limit).await? {
             return Ok(true);
         }
+        // Holders are checked a bounded number at a time, as fan-out posts: a cap may be thousands.
+        let holders = self.connections.slots(key).await?;
+        let checks: Vec<_> = futures_util::stream::iter(holders)
+            .map(|holder| async move { self.free_if_gone(key, &holder, endpoint).await })
+            .buffer_unordered(self.spec.fan_out_concurrency.max(1))
+            .collect()
+            .await;
         let mut freed = false;
-        for holder in self.connections.slots(key).await? {
-            match self.connections.get_connection(&holder).await? {
-                Some(record) if self.still_open(&record, endpoint).await => {}
-                Some(_) => {
-                    fanout::remove(self.connections.as_ref(), &holder).await?;
-                    freed = true;
-                }
-                None => {
-                    self.connections.release_slot(key, &holder).await?;
-                    freed = true;
-                }
-            }
+        for check in checks {
+            freed |= check?;
         }
         if !freed {
             return Ok(false);
         }
         self.connections.claim_slot(key, id, limit).await
+    }
+
+    /// Frees a holder's slot when its connection is gone; whether it did.
+    async fn free_if_gone(
+        &self,
+        key: &str,
+        holder: &str,
+        endpoint: &Endpoint,
+    ) -> Result<bool, crate::store::StoreError> {
+        match self.connections.get_connection(holder).await? {
+            Some(record) if self.still_open(&record, endpoint).await => Ok(false),
+            Some(_) => fanout::remove(self.connections.as_ref(), holder).await.map(|_| true),
+            None => self.connections.release_slot(key, holder).await.map(|()| true),
+        }
     }
 
     /// Whether a slot holder's connection is open: its record has not expired and, once it is past its own

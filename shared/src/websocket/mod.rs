@@ -77,6 +77,8 @@ pub struct WebSocketApi {
     key_source: crate::config::ApiKeySource,
     /// The HTTP pipeline, up to the meter, over one route standing for the handshake.
     admission: Pipeline,
+    /// `$connect` has a Lambda authorizer, which gets the WebSocket authorizer event.
+    lambda_authorizer: bool,
     connections: Arc<dyn ConnectionStore>,
     poster: Arc<dyn Poster>,
     lambda: Option<Arc<dyn Invoker>>,
@@ -123,10 +125,17 @@ impl WebSocketApi {
                 kind: "Lambda",
             })));
         }
+        let lambda_authorizer = spec
+            .connect
+            .authorizer
+            .as_ref()
+            .and_then(|name| definition.authorizers.get(name))
+            .is_some_and(|a| matches!(a, crate::config::AuthorizerFile::Lambda { .. }));
         Ok(Self {
             stage: definition.stage.clone(),
             key_source: definition.api_keys.source,
             admission,
+            lambda_authorizer,
             connections,
             poster,
             lambda: backends.lambda.clone(),
