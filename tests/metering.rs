@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use tollgate_core::{
     Gateway,
+    admin::{Admin, KeyPatch, NewKey, PlanInput},
+    backends::Backends,
     clock::{MICROS_PER_SEC, ManualClock},
     config::Definition,
-    integration::Backends,
     request::GatewayResponse,
     store::{Kind, Store, embedded::EmbeddedStore},
-    usage::{
-        FailMode, KeyHash, Period, Plan, Quota, Throttle,
-        admin::{Admin, KeyPatch, NewKey, PlanInput},
-    },
+    usage::{FailMode, KeyHash, Period, Plan, Quota, Throttle},
 };
 use tollgate_tests::{
     dynalite::{self, Counting, Dynalite},

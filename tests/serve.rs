@@ -5,7 +5,6 @@ use std::{
     collections::HashSet,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
 };
 
 use axum::{
@@ -15,11 +14,14 @@ use axum::{
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
-use tollgate::{
-    serve::{ServeOptions, Server},
-    store::StoreArgs,
+use tollgate::serve::{ServeOptions, Server};
+use tollgate_core::{
+    admin::{Admin, NewKey, PlanInput},
+    clock::{Clock as _, SharedClock},
+    store::embedded::EmbeddedStore,
+    usage::{Period, Quota},
 };
-use tollgate_tests::spawn_http;
+use tollgate_tests::{spawn_http, test_clock};
 
 /// A running `tollgate serve` on a free port, with the definition written to a temporary folder.
 struct Running {
@@ -30,8 +32,13 @@ struct Running {
 
 impl Running {
     async fn start(yaml: &str) -> Self {
+        Self::start_on(yaml, None).await
+    }
+
+    /// Serving on `clock` (the system clock when `None`).
+    async fn start_on(yaml: &str, clock: Option<SharedClock>) -> Self {
         // Each server keeps its keys and plans in its own temporary folder.
-        let (server, dir) = tollgate_tests::serve(yaml).await;
+        let (server, dir) = tollgate_tests::serve_on(yaml, clock).await;
         Self { server, _dir: dir, client: reqwest::Client::new() }
     }
 
@@ -135,11 +142,10 @@ async fn lambda_replies_are_mapped_as_api_gateway_maps_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_timeout_is_504_and_a_crashed_function_restarts() {
     let gw = Running::start(&lambda_definition(300)).await;
-    let started = Instant::now();
+    // The function answers 200 after 2 s: a 504 is the gateway's own answer at its 300 ms timeout.
     let r = gw.get("/slow/sleep").await;
     assert_eq!(r.status(), 504);
     assert_eq!(json_body(r).await, json!({ "message": "Endpoint request timed out" }));
-    assert!(started.elapsed() < Duration::from_secs(2), "answered at the timeout, not when the function ended");
 
     let r = gw.get("/fn/exit").await;
     assert_eq!(r.status(), 502, "the invocation held by a process that exits fails");
@@ -183,11 +189,8 @@ async fn http_backends() -> (SocketAddr, Arc<Seen>, SocketAddr, SocketAddr, Sock
     tokio::spawn(async move {
         let _ = axum::serve(listener, echo.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
-    let hang = spawn_http(Router::new().fallback(|| async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        "too late"
-    }))
-    .await;
+    // Accepts the request and never answers.
+    let hang = spawn_http(Router::new().fallback(std::future::pending::<&'static str>)).await;
     // Answers every connection with bytes that are not HTTP.
     let garbage_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
     let garbage = garbage_listener.local_addr().expect("addr");
@@ -279,12 +282,10 @@ async fn http_backends_that_fail_get_api_gateway_errors() {
         ("/garbage", 502, "Internal server error"),
         ("/closed", 502, "Internal server error"),
     ] {
-        let started = Instant::now();
         let r = gw.get(path).await;
         assert_eq!(r.status(), status, "{path}");
         assert!(r.headers().contains_key("x-amzn-requestid"), "{path}");
         assert_eq!(json_body(r).await, json!({ "message": message }), "{path}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{path} took {:?}", started.elapsed());
     }
 }
 
@@ -338,9 +339,7 @@ async fn a_bare_config_file_name_runs_local_functions() {
     // The test's working directory is the crate's; copy the definition there under a unique name.
     let name = format!("bare-{}.yaml", std::process::id());
     std::fs::copy(dir.path().join("gateway.yaml"), &name).expect("copy");
-    let started =
-        Server::start(&ServeOptions { config: name.clone().into(), port: 0, stage: None, store: StoreArgs::default() })
-            .await;
+    let started = Server::start(&ServeOptions { config: name.clone().into(), ..ServeOptions::default() }).await;
     let _ = std::fs::remove_file(&name);
     let server = started.expect("serve starts with a bare file name");
     let r = reqwest::get(format!("http://{}/fn/echo", server.addr)).await.expect("request");
@@ -367,26 +366,19 @@ fn every_example_definition_loads() {
 /// `apiKeyRequired` routes of a running `tollgate serve`; a missing key is API Gateway's 403.
 #[tokio::test]
 async fn api_keys_over_real_sockets_from_the_shared_store_file() {
-    let running = Running::start(
-        "routes:\n  GET /paid:\n    apiKeyRequired: true\n    integration: { type: mock, body: paid }\n",
-    )
-    .await;
-    let store = tollgate_core::store::embedded::EmbeddedStore::open(&running._dir.path().join("store.json"))
-        .expect("the same file");
-    let admin = tollgate_core::usage::admin::Admin::new(&store, chrono::Utc::now().timestamp_millis());
-    let plan = tollgate_core::usage::admin::PlanInput {
+    let clock = test_clock();
+    let yaml = "routes:\n  GET /paid:\n    apiKeyRequired: true\n    integration: { type: mock, body: paid }\n";
+    let running = Running::start_on(yaml, Some(Arc::new(clock.clone()))).await;
+    let store = EmbeddedStore::open(&running._dir.path().join("store.json")).expect("the same file");
+    let admin = Admin::new(&store, clock.now_ms());
+    let plan = PlanInput {
         name: "p".into(),
         stages: vec!["$default".into()],
-        quota: Some(tollgate_core::usage::Quota { limit: 2, period: tollgate_core::usage::Period::Day, offset: 0 }),
+        quota: Some(Quota { limit: 2, period: Period::Day, offset: 0 }),
         ..Default::default()
     };
     let plan = admin.create_plan(plan).await.expect("plan");
-    let new = tollgate_core::usage::admin::NewKey {
-        name: "k".into(),
-        enabled: true,
-        plans: vec![plan.id],
-        ..Default::default()
-    };
+    let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..Default::default() };
     let (_, value) = admin.create_key(new).await.expect("key");
 
     let refused = running.get("/paid").await;

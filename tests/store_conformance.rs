@@ -5,17 +5,15 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use tollgate_core::{
+    admin::{Admin, NewKey, PlanInput},
     store::{
         Cadence, Kind, QuotaCounter, Slice, Store, StoreError,
         connections::{Connection, ConnectionStore},
         embedded::EmbeddedStore,
     },
-    usage::{
-        KeyHash, Period, Quota,
-        admin::{Admin, NewKey, PlanInput},
-    },
+    usage::{KeyHash, Period, Quota},
 };
-use tollgate_tests::dynalite;
+use tollgate_tests::{T0_SECS, dynalite};
 
 async fn dynamo() -> Arc<dyn Store> {
     Arc::new(dynalite::shared().table().await)
@@ -283,7 +281,7 @@ async fn unlimited_quota_only_counts(store: Arc<dyn Store>) {
 }
 
 async fn rolled_keys_keep_their_id_and_usage(store: Arc<dyn Store>) {
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = T0_SECS * 1_000;
     let admin = Admin::new(store.as_ref(), now);
     let plan = PlanInput {
         name: "gold".into(),

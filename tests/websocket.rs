@@ -3,7 +3,7 @@
 //! handshake (JWT from the query string, API keys and their connection limit), Lambda routes posting back
 //! through `@connections` with the AWS SDK, and the bad inputs.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use jsonwebtoken::Algorithm;
@@ -15,34 +15,45 @@ use tokio_tungstenite::{
 };
 use tollgate::serve::Server;
 use tollgate_core::{
+    admin::{Admin, NewKey, PlanInput},
+    clock::{Clock as _, MICROS_PER_SEC, ManualClock},
+    settings::Settings,
     store::embedded::EmbeddedStore,
-    usage::admin::{Admin, NewKey, PlanInput},
+    usage::{Period, Quota},
     websocket::{
         fanout::{Endpoint, PostError, Poster as _},
         management_api::ManagementApi,
     },
 };
 use tollgate_tests::{
+    T0_SECS,
     issuer::{Issuer, SigningKey},
-    join_all,
+    join_all, test_clock,
 };
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// How long a test waits for a frame that should come.
-const WAIT: Duration = Duration::from_secs(5);
-/// How long a test waits to be sure a frame does not come.
-const QUIET: Duration = Duration::from_millis(300);
+/// A bound on a hang: how long a test waits for what must come before it fails instead of hanging.
+const WAIT: Duration = Duration::from_secs(10);
 
+/// `tollgate serve` on a manual clock: idle and lifetime limits, token expiry and connection ages move only
+/// when the test moves the clock.
 struct Running {
     server: Server,
     dir: tempfile::TempDir,
+    clock: ManualClock,
 }
 
 impl Running {
     async fn start(yaml: &str) -> Self {
-        let (server, dir) = tollgate_tests::serve(yaml).await;
-        Self { server, dir }
+        let clock = test_clock();
+        let (server, dir) = tollgate_tests::serve_on(yaml, Some(Arc::new(clock.clone()))).await;
+        Self { server, dir, clock }
+    }
+
+    /// Waits until exactly `n` sockets are open (or still in `$disconnect`).
+    async fn open_sockets(&self, n: usize) {
+        tokio::time::timeout(WAIT, self.server.open_sockets_reach(n)).await.expect("the socket count settles");
     }
 
     fn url(&self, query: &str) -> String {
@@ -87,11 +98,13 @@ async fn recv_json(client: &mut Client) -> Value {
     serde_json::from_str(&recv(client).await).expect("a JSON frame")
 }
 
-/// Nothing arrives for a while.
-async fn quiet(client: &mut Client) {
-    if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(QUIET, client.next()).await {
-        panic!("unexpected frame {t}");
-    }
+/// Nothing was sent to the client: once whatever could have sent it is known to be done (the caller's duty),
+/// the client's own next request is answered before anything else reaches it. Frames to one connection keep
+/// their order, so anything sent earlier would arrive first.
+async fn nothing_came(client: &mut Client) {
+    client.send(Message::text("anything for me?")).await.expect("send");
+    let next = recv_json(client).await;
+    assert_eq!(next["message"], "Forbidden", "the probe's answer came first, nothing else: {next}");
 }
 
 /// The close frame's code, once the server closes.
@@ -131,8 +144,10 @@ async fn channels_publish_broadcast_and_dropped_clients() {
     for client in &mut clients[..3] {
         assert_eq!(recv(client).await, "hello room");
     }
+    // The publisher's next message is answered once its publish is done, so the fan-out is over.
+    subscribe(&mut clients[5], "sync").await;
     for client in &mut clients[3..] {
-        quiet(client).await;
+        nothing_came(client).await;
     }
     // JSON data arrives as its JSON text.
     send(&mut clients[0], &json!({ "action": "broadcast", "data": { "n": 1 } })).await;
@@ -146,13 +161,13 @@ async fn channels_publish_broadcast_and_dropped_clients() {
     let dropped = clients.remove(2);
     drop(dropped);
     let api = gw.server.websocket().expect("websocket");
-    let gone = tollgate_tests::dynalite::eventually(WAIT, || gw.server.open_sockets() == 5).await;
-    assert!(gone, "the dropped socket is forgotten");
+    gw.open_sockets(5).await;
     let members = api.connections().members("$default", Some("room"), 100, None).await.expect("members");
     assert_eq!(members.items.len(), 1, "only client 0 is still in the room: {members:?}");
     send(&mut clients[0], &json!({ "action": "publish", "channel": "room", "data": "still here?" })).await;
     assert_eq!(recv(&mut clients[0]).await, "still here?");
-    quiet(&mut clients[1]).await;
+    subscribe(&mut clients[0], "sync").await;
+    nothing_came(&mut clients[1]).await;
 
     // A stale entry (its $disconnect was lost) is removed by the 410 its first post gets.
     let stale = tollgate_tests::connection("stale-connection=", "$default");
@@ -213,7 +228,7 @@ async fn bad_input_gets_an_error_frame_and_the_connection_stays_open() {
     send(&mut client, &json!({ "action": "send", "connectionId": other_id, "data": "psst" })).await;
     assert_eq!(recv(&mut other).await, "psst");
     other.close(None).await.expect("close");
-    assert!(tollgate_tests::dynalite::eventually(WAIT, || gw.server.open_sockets() == 1).await);
+    gw.open_sockets(1).await;
     send(&mut client, &json!({ "action": "send", "connectionId": other_id, "data": "hello?" })).await;
     assert_eq!(recv_json(&mut client).await["message"], format!("Gone: connection {other_id} is not connected"));
 
@@ -247,11 +262,7 @@ async fn connections_api_answers_as_the_management_api() {
     assert_eq!(too_big.headers()["x-amzn-errortype"], "PayloadTooLargeException");
 
     // The AWS SDK's own client, against the local endpoint: post, 410 on an unknown id, delete.
-    let config = tollgate_core::integration::sdk_config_loader()
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
-        .load()
-        .await;
+    let config = tollgate_core::clients::aws::loader(&Settings::default(), true).load().await;
     let sdk = ManagementApi::new(config);
     let endpoint = Endpoint(format!("http://{}/$default", gw.server.addr));
     sdk.post(&endpoint, &id, b"through the SDK").await.expect("SDK post");
@@ -259,7 +270,7 @@ async fn connections_api_answers_as_the_management_api() {
     assert_eq!(sdk.post(&endpoint, "no-such-connection=", b"x").await, Err(PostError::Gone));
     sdk.delete(&endpoint, &id).await.expect("SDK delete");
     assert_eq!(closed_with(&mut client).await, Some(CloseCode::Normal));
-    assert!(tollgate_tests::dynalite::eventually(WAIT, || gw.server.open_sockets() == 0).await);
+    gw.open_sockets(0).await;
     let after = http.get(&url).send().await.expect("get");
     assert_eq!(after.status(), 410);
     assert_eq!(after.headers()["x-amzn-errortype"], "GoneException");
@@ -296,10 +307,10 @@ local:
     assert_eq!(posted["routeKey"], "echo");
     assert_eq!(serde_json::from_str::<Value>(posted["echo"].as_str().expect("body")).expect("JSON")["n"], 7);
     assert_eq!(recv(&mut client).await, "route response");
-    // Without routeResponse the function's answer is not sent.
+    // Without routeResponse the function's answer is not sent: the next message's answer comes next.
     send(&mut client, &json!({ "action": "quiet" })).await;
     assert_eq!(recv_json(&mut client).await["routeKey"], "quiet");
-    quiet(&mut client).await;
+    nothing_came(&mut client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +329,7 @@ websocket:
         issuer.url
     );
     let gw = Running::start(&yaml).await;
-    let now = chrono::Utc::now().timestamp();
+    let now = T0_SECS;
     let token = |exp: i64| key.sign(&json!({ "iss": issuer.url, "aud": "api", "sub": "u1", "exp": exp, "iat": now }));
     assert_eq!(gw.refused("").await, 401, "no token");
     assert_eq!(gw.refused("?token=not.a.jwt").await, 401, "garbage");
@@ -329,7 +340,10 @@ websocket:
 
     // Connected with a token that expires in 2 s: messages after that are refused and the connection closed.
     let (mut short, _) = connect_async(gw.url(&format!("?token={}", token(now + 2)))).await.expect("short token");
-    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    send(&mut short, &json!({ "action": "echo", "data": "early" })).await;
+    assert_eq!(recv(&mut short).await, "early");
+    assert_eq!(recv(&mut client).await, "early", "a broadcast");
+    gw.clock.advance_us(3 * MICROS_PER_SEC);
     send(&mut short, &json!({ "action": "echo", "data": "late" })).await;
     assert_eq!(recv_json(&mut short).await["message"], "Unauthorized");
     assert_eq!(closed_with(&mut short).await, Some(CloseCode::Normal));
@@ -340,13 +354,13 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     let yaml = "websocket:\n  routes:\n    $connect: { apiKeyRequired: true }\n    echo: { builtin: broadcast }\n";
     let gw = Running::start(yaml).await;
     let store = gw.store();
-    let admin = Admin::new(&store, chrono::Utc::now().timestamp_millis());
+    let admin = Admin::new(&store, gw.clock.now_ms());
     let plan = admin
         .create_plan(PlanInput {
             name: "ws".into(),
             stages: vec!["$default".into()],
             max_connections: Some(2),
-            quota: Some(tollgate_core::usage::Quota { limit: 5, period: tollgate_core::usage::Period::Day, offset: 0 }),
+            quota: Some(Quota { limit: 5, period: Period::Day, offset: 0 }),
             ..PlanInput::default()
         })
         .await
@@ -363,12 +377,12 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     let (second, _) = connect_async(gw.url(&format!("?apiKey={value}"))).await.expect("key in the query");
     assert_eq!(gw.refused(&format!("?apiKey={value}")).await, 429, "a third connection is over the limit");
     drop(second);
-    assert!(tollgate_tests::dynalite::eventually(WAIT, || gw.server.open_sockets() == 1).await);
+    gw.open_sockets(1).await;
     // The freed slot goes to a connection whose $disconnect is then lost: its record lives on, a minute old.
     let connections = gw.server.websocket().expect("websocket").connections();
     let mut ghost = tollgate_tests::connection("ghost0000000=", "$default");
     ghost.key_id = Some(key.id.clone());
-    ghost.connected_at_ms = chrono::Utc::now().timestamp_millis() - 60_000;
+    ghost.connected_at_ms = gw.clock.now_ms() - 60_000;
     connections.put_connection(&ghost).await.expect("ghost record");
     assert!(connections.claim_slot(&key.id, &ghost.id, 2).await.expect("claim"), "the dropped socket freed a slot");
     // Both slots held; @connections does not know the ghost, so its slot and record go and the handshake passes.
@@ -382,34 +396,33 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     assert_eq!(recv(&mut third).await, "x");
     send(&mut first, &json!({ "action": "echo", "data": "y" })).await;
     assert_eq!(recv_json(&mut first).await["message"], "Limit Exceeded");
-    quiet(&mut third).await;
+    // Refused before any broadcast: the first connection's answer came after the message was done with.
+    nothing_came(&mut third).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_too_old_connections_are_closed_with_1001() {
     let gw = Running::start("websocket:\n  limits: { idleTimeoutSeconds: 1, maxConnectionSeconds: 3 }\n").await;
+    let http = reqwest::Client::new();
+    let is_open = async |id: &str| {
+        let url = format!("http://{}/@connections/{}", gw.server.addr, id.replace('=', "%3D"));
+        http.get(url).send().await.expect("get").status() == 200
+    };
+    // Its last frame (asking its own id) came at T0: it may idle until T0 + 1 s, and not a moment longer.
     let mut idle = gw.connect().await;
-    let started = std::time::Instant::now();
+    let id = own_id(&mut idle).await;
+    gw.clock.advance_us(MICROS_PER_SEC - 1);
+    assert!(is_open(&id).await, "open a microsecond before the idle timeout");
+    gw.clock.advance_us(1);
     assert_eq!(closed_with(&mut idle).await, Some(CloseCode::Away));
-    assert!(started.elapsed() >= Duration::from_millis(900), "closed after the idle timeout, not before");
 
-    // Busy but past its lifetime: closed all the same.
+    // Busy, a frame every half second, but past its 3 s lifetime: closed all the same.
     let mut busy = gw.connect().await;
-    let started = std::time::Instant::now();
-    let mut code = None;
-    while started.elapsed() < Duration::from_secs(5) {
-        if busy.send(Message::text("keep-alive")).await.is_err() {
-            break;
-        }
-        match tokio::time::timeout(Duration::from_millis(400), busy.next()).await {
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                code = frame.map(|f| f.code);
-                break;
-            }
-            Ok(Some(Ok(_))) | Err(_) => {}
-            Ok(Some(Err(_)) | None) => break,
-        }
+    let connected = gw.clock.now_us();
+    while gw.clock.now_us() - connected < 3 * MICROS_PER_SEC - MICROS_PER_SEC / 2 {
+        gw.clock.advance_us(MICROS_PER_SEC / 2);
+        own_id(&mut busy).await;
     }
-    assert_eq!(code, Some(CloseCode::Away));
-    assert!(started.elapsed() >= Duration::from_millis(2_500), "{:?}", started.elapsed());
+    gw.clock.advance_us(MICROS_PER_SEC / 2);
+    assert_eq!(closed_with(&mut busy).await, Some(CloseCode::Away));
 }

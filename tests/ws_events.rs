@@ -18,13 +18,31 @@ use axum::{
 };
 use serde_json::{Value, json};
 use tollgate_core::{
+    admin::{Admin, NewKey, PlanInput},
+    backends::Backends,
+    clients::{InvokeFuture, InvokeOutput, Invoker},
+    clock::ManualClock,
     config::Definition,
-    integration::{Backends, InvokeFuture, InvokeOutput, Invoker},
+    settings::Settings,
     store::{connections::ConnectionStore, embedded::EmbeddedStore},
-    usage::admin::{Admin, NewKey, PlanInput},
-    websocket::{Route, WebSocketApi, fanout::Endpoint, management_api::ManagementApi},
+    websocket::{WebSocketApi, WsFunction, fanout::Endpoint, management_api::ManagementApi},
 };
 use tollgate_tests::{dynalite, event_text};
+
+/// A minute after the recorded `$connect` fixture's `connectedAt` (2022-02-22T19:07:37.902Z): the events
+/// replay at the time they were recorded, so the connection is a minute old, past its `$connect`.
+const REPLAYED_AT_MS: i64 = 1_645_556_857_902 + 60_000;
+
+fn replay_clock() -> ManualClock {
+    ManualClock::at(REPLAYED_AT_MS * 1_000)
+}
+
+/// The Management API client, as the functions build it, with placeholder credentials for the loopback
+/// endpoint.
+async fn management_api() -> ManagementApi {
+    let settings = Settings { region: Some("us-west-2".to_owned()), ..Settings::default() };
+    ManagementApi::new(tollgate_core::clients::aws::loader(&settings, true).load().await)
+}
 
 /// A loopback `@connections` endpoint: records posts to the connections it knows, 410 for the others.
 #[derive(Default)]
@@ -79,13 +97,9 @@ async fn api_with(yaml: &str, endpoint: SocketAddr, backends: Backends) -> (WebS
     let definition = Definition::from_yaml(yaml, None).expect("definition");
     let connections: Arc<dyn ConnectionStore> = Arc::new(dynalite::shared().table().await);
     let store = backends.store.clone().or_else(|| Some(Arc::new(EmbeddedStore::in_memory())));
-    let backends = Backends { store, ..backends };
-    let config = tollgate_core::integration::sdk_config_loader()
-        .region(aws_config::Region::new("us-west-2"))
-        .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
-        .load()
-        .await;
-    let poster = Arc::new(ManagementApi::new(config));
+    let clock = backends.clock.clone().or_else(|| Some(Arc::new(replay_clock())));
+    let backends = Backends { store, clock, ..backends };
+    let poster = Arc::new(management_api().await);
     let api = WebSocketApi::new(&definition, &backends, Arc::clone(&connections), poster)
         .expect("api")
         .with_endpoint(Endpoint(format!("http://{endpoint}/dev")));
@@ -96,8 +110,8 @@ fn event(name: &str) -> Value {
     serde_json::from_str(&event_text(name)).expect("event JSON")
 }
 
-async fn answer(api: &WebSocketApi, route: Route, event: Value) -> Value {
-    serde_json::to_value(api.handle(route, event).await).expect("answer JSON")
+async fn answer(api: &WebSocketApi, function: WsFunction, event: Value) -> Value {
+    serde_json::to_value(api.handle(function, event).await).expect("answer JSON")
 }
 
 const ID: &str = "asdfasdf=";
@@ -108,17 +122,20 @@ async fn a_connection_lives_through_its_recorded_events() {
     rec.known.lock().expect("lock").insert(ID.to_owned());
     let (api, connections) = api("websocket: {}\n", addr).await;
 
-    assert_eq!(answer(&api, Route::Connect, event("ws-connect.json")).await, json!({ "statusCode": 200 }));
+    assert_eq!(answer(&api, WsFunction::Connect, event("ws-connect.json")).await, json!({ "statusCode": 200 }));
     let recorded = connections.get_connection(ID).await.expect("read").expect("recorded");
     assert_eq!((recorded.source_ip.as_str(), recorded.connected_at_ms), ("10.0.0.13", 1_645_556_857_902));
     assert!(recorded.expires_at_ms > recorded.connected_at_ms + 2 * 3_600_000, "TTL past the 2-hour maximum");
 
-    assert_eq!(answer(&api, Route::Message, event("ws-message-subscribe.json")).await, json!({ "statusCode": 200 }));
+    assert_eq!(
+        answer(&api, WsFunction::Message, event("ws-message-subscribe.json")).await,
+        json!({ "statusCode": 200 })
+    );
     assert_eq!(connections.channels(ID).await.expect("channels"), ["news"]);
     assert_eq!(rec.take(), [(ID.to_owned(), r#"{"action":"subscribed","channel":"news"}"#.to_owned())]);
 
     for name in ["ws-message-not-json.json", "ws-message-unknown-action.json", "ws-message-binary.json"] {
-        answer(&api, Route::Message, event(name)).await;
+        answer(&api, WsFunction::Message, event(name)).await;
         let posts = rec.take();
         assert_eq!(posts.len(), 1, "{name}");
         let error: Value = serde_json::from_str(&posts[0].1).expect("JSON");
@@ -130,17 +147,21 @@ async fn a_connection_lives_through_its_recorded_events() {
     let mut stale = recorded.clone();
     stale.id = "stale0000=".to_owned();
     connections.put_connection(&stale).await.expect("stale");
-    answer(&api, Route::Message, event("ws-message-broadcast.json")).await;
+    answer(&api, WsFunction::Message, event("ws-message-broadcast.json")).await;
     assert_eq!(rec.take(), [(ID.to_owned(), r#"{"headline":"hello"}"#.to_owned())]);
     assert!(connections.get_connection("stale0000=").await.expect("read").is_none(), "410 removed it");
 
     // The recorded $disconnect is another connection's: nothing of ours goes, and it is not an error.
-    assert_eq!(answer(&api, Route::Disconnect, event("ws-disconnect.json")).await, json!({ "statusCode": 200 }));
+    assert_eq!(answer(&api, WsFunction::Disconnect, event("ws-disconnect.json")).await, json!({ "statusCode": 200 }));
     assert!(connections.get_connection(ID).await.expect("read").is_some());
     let mut ours = event("ws-disconnect.json");
     ours["requestContext"]["connectionId"] = json!(ID);
     for _ in 0..2 {
-        assert_eq!(answer(&api, Route::Disconnect, ours.clone()).await, json!({ "statusCode": 200 }), "twice is fine");
+        assert_eq!(
+            answer(&api, WsFunction::Disconnect, ours.clone()).await,
+            json!({ "statusCode": 200 }),
+            "twice is fine"
+        );
     }
     assert!(connections.get_connection(ID).await.expect("read").is_none());
     assert!(connections.channels(ID).await.expect("read").is_empty());
@@ -151,12 +172,12 @@ async fn bad_and_misdelivered_events_get_a_400() {
     let (_rec, addr) = Recorder::start().await;
     let (api, _) = api("websocket: {}\n", addr).await;
     let cases = [
-        (Route::Message, event("ws-connect.json"), "this function does not answer $connect events"),
-        (Route::Connect, event("ws-disconnect.json"), "this function does not answer $disconnect events"),
-        (Route::Disconnect, event("ws-message-subscribe.json"), "this function does not answer $default events"),
-        (Route::Connect, event("function-url-not-an-event.json"), "not a WebSocket event"),
-        (Route::Message, json!({ "requestContext": { "routeKey": "$default" } }), "requestContext.connectionId"),
-        (Route::Message, json!([1, 2]), "not a WebSocket event"),
+        (WsFunction::Message, event("ws-connect.json"), "this function does not answer $connect events"),
+        (WsFunction::Connect, event("ws-disconnect.json"), "this function does not answer $disconnect events"),
+        (WsFunction::Disconnect, event("ws-message-subscribe.json"), "this function does not answer $default events"),
+        (WsFunction::Connect, event("function-url-not-an-event.json"), "not a WebSocket event"),
+        (WsFunction::Message, json!({ "requestContext": { "routeKey": "$default" } }), "requestContext.connectionId"),
+        (WsFunction::Message, json!([1, 2]), "not a WebSocket event"),
     ];
     for (route, payload, expected) in cases {
         let answer = answer(&api, route, payload).await;
@@ -166,14 +187,14 @@ async fn bad_and_misdelivered_events_get_a_400() {
         assert!(message.as_str().is_some_and(|m| m.contains(expected)), "{message} should say {expected}");
     }
     // The older fixture (REST-style fields, an authorizer, messageId null) is still a $connect event.
-    assert_eq!(answer(&api, Route::Connect, event("ws-connect-with-authorizer.json")).await["statusCode"], 200);
+    assert_eq!(answer(&api, WsFunction::Connect, event("ws-connect-with-authorizer.json")).await["statusCode"], 200);
 }
 
 #[tokio::test]
 async fn a_handshake_without_a_known_key_is_refused_with_403() {
     let (_rec, addr) = Recorder::start().await;
     let (api, connections) = api("websocket:\n  routes:\n    $connect: { apiKeyRequired: true }\n", addr).await;
-    let answer = answer(&api, Route::Connect, event("ws-connect.json")).await;
+    let answer = answer(&api, WsFunction::Connect, event("ws-connect.json")).await;
     assert_eq!(answer["statusCode"], 403);
     assert_eq!(answer["body"], r#"{"message":"Forbidden"}"#);
     assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
@@ -232,7 +253,7 @@ websocket:
     };
 
     // No token: 401 without invoking the authorizer.
-    let answer_ = answer(&api, Route::Connect, event("ws-connect.json")).await;
+    let answer_ = answer(&api, WsFunction::Connect, event("ws-connect.json")).await;
     assert_eq!(
         (answer_["statusCode"].clone(), answer_["body"].clone()),
         (json!(401), json!(r#"{"message":"Unauthorized"}"#))
@@ -240,7 +261,7 @@ websocket:
     assert!(authorizer.events.lock().expect("lock").is_empty(), "not invoked without its identity source");
 
     // A policy for the $connect route admits, and its context stays with the connection.
-    assert_eq!(answer(&api, Route::Connect, with_token("route")).await, json!({ "statusCode": 200 }));
+    assert_eq!(answer(&api, WsFunction::Connect, with_token("route")).await, json!({ "statusCode": 200 }));
     let sent = authorizer.events.lock().expect("lock").pop().expect("invoked");
     assert_eq!(sent["type"], "REQUEST");
     assert_eq!(sent["methodArn"].as_str().map(|a| a.ends_with(":asdfasdf/dev/$connect")), Some(true), "{sent}");
@@ -262,7 +283,7 @@ websocket:
     connections.remove_connection(ID).await.expect("remove");
 
     // A policy that only grants HTTP routes does not cover $connect: 403, as API Gateway answers.
-    let refused = answer(&api, Route::Connect, with_token("verb")).await;
+    let refused = answer(&api, WsFunction::Connect, with_token("verb")).await;
     assert_eq!(refused["statusCode"], 403, "{refused}");
     assert!(connections.get_connection(ID).await.expect("read").is_none(), "not recorded");
 }
@@ -276,7 +297,7 @@ async fn a_lost_disconnect_frees_its_slot_once_get_connection_says_gone() {
     let (rec, addr) = Recorder::start().await;
     rec.known.lock().expect("lock").insert(ID.to_owned());
     let store = Arc::new(EmbeddedStore::in_memory());
-    let admin = Admin::new(store.as_ref(), chrono::Utc::now().timestamp_millis());
+    let admin = Admin::new(store.as_ref(), REPLAYED_AT_MS);
     let plan = PlanInput {
         name: "one".into(),
         stages: vec!["$default".into()],
@@ -293,14 +314,13 @@ async fn a_lost_disconnect_frees_its_slot_once_get_connection_says_gone() {
         let mut connect = event("ws-connect.json");
         connect["headers"]["x-api-key"] = json!(value);
         connect["multiValueHeaders"]["x-api-key"] = json!([value]);
+        // Connected a minute before the replay clock's time: past its $connect, well within its lifetime.
         connect["requestContext"]["connectionId"] = json!(id);
-        // A minute ago: past its $connect, well within its lifetime.
-        connect["requestContext"]["connectedAt"] = json!(chrono::Utc::now().timestamp_millis() - 60_000);
         connect
     };
 
-    assert_eq!(answer(&api, Route::Connect, connect(ID)).await, json!({ "statusCode": 200 }));
-    let over = answer(&api, Route::Connect, connect("second000=")).await;
+    assert_eq!(answer(&api, WsFunction::Connect, connect(ID)).await, json!({ "statusCode": 200 }));
+    let over = answer(&api, WsFunction::Connect, connect("second000=")).await;
     assert_eq!(
         (over["statusCode"].clone(), over["body"].clone()),
         (json!(429), json!(r#"{"message":"Too many connections for this API key"}"#))
@@ -308,7 +328,7 @@ async fn a_lost_disconnect_frees_its_slot_once_get_connection_says_gone() {
     assert!(connections.get_connection(ID).await.expect("read").is_some(), "an open holder keeps its slot");
 
     rec.known.lock().expect("lock").remove(ID);
-    assert_eq!(answer(&api, Route::Connect, connect("second000=")).await, json!({ "statusCode": 200 }));
+    assert_eq!(answer(&api, WsFunction::Connect, connect("second000=")).await, json!({ "statusCode": 200 }));
     assert!(connections.get_connection(ID).await.expect("read").is_none(), "the gone holder's record is removed");
     assert_eq!(connections.slots(&key.id).await.expect("slots"), ["second000="]);
 }
@@ -322,16 +342,12 @@ async fn a_broadcast_costs_one_query_per_thousand_members() {
     let table = dynalite::shared().table().await;
     let counting = dynalite::Counting::new(table);
     let definition = Definition::from_yaml("websocket: {}\n", None).expect("definition");
-    let config = tollgate_core::integration::sdk_config_loader()
-        .region(aws_config::Region::new("us-west-2"))
-        .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new("t", "t", None, None, "t"))
-        .load()
-        .await;
+    let backends = Backends { clock: Some(Arc::new(replay_clock())), ..Backends::default() };
     let api = WebSocketApi::new(
         &definition,
-        &Backends::default(),
+        &backends,
         Arc::clone(&counting) as Arc<dyn ConnectionStore>,
-        Arc::new(ManagementApi::new(config)),
+        Arc::new(management_api().await),
     )
     .expect("api")
     .with_endpoint(Endpoint(format!("http://{addr}/dev")));
@@ -343,7 +359,7 @@ async fn a_broadcast_costs_one_query_per_thousand_members() {
         tollgate_tests::join_all(chunk.iter().map(|id| {
             let mut connect = template.clone();
             connect["requestContext"]["connectionId"] = json!(id);
-            api.handle(Route::Connect, connect)
+            api.handle(WsFunction::Connect, connect)
         }))
         .await;
     }
@@ -351,11 +367,11 @@ async fn a_broadcast_costs_one_query_per_thousand_members() {
     message["requestContext"]["connectionId"] = json!(ids[0]);
     // This instance recorded the sender, so it knows its record.
     let before = counting.totals();
-    api.handle(Route::Message, message.clone()).await;
+    api.handle(WsFunction::Message, message.clone()).await;
     let after = counting.totals();
     assert_eq!(rec.take().len(), members, "every member got it");
     assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0), "3 member queries, no writes");
-    api.handle(Route::Message, message).await;
+    api.handle(WsFunction::Message, message).await;
     assert_eq!(rec.take().len(), members);
     let again = counting.totals();
     assert_eq!((again.0 - after.0, again.1 - after.1), (3, 0));

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tollgate_core::{
+    admin::{Admin, AdminError, KeyPatch, NewKey, PlanInput},
+    clock::{Clock as _, SystemClock},
+    settings::Settings,
     store::Page,
-    usage::{
-        ApiKey, FailMode, Period, Plan, Quota, Throttle,
-        admin::{Admin, KeyPatch, NewKey, PlanInput},
-    },
+    usage::{ApiKey, FailMode, Period, Plan, Quota, Throttle},
 };
 
 use crate::store::{Opened, StoreArgs};
@@ -156,11 +156,11 @@ pub struct Output {
 }
 
 fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    SystemClock.now_ms()
 }
 
-pub async fn keys(command: KeysCommand, store: &StoreArgs, out: &Output) -> anyhow::Result<()> {
-    let opened = store.open().await?;
+pub async fn keys(command: KeysCommand, store: &StoreArgs, settings: &Settings, out: &Output) -> anyhow::Result<()> {
+    let opened = store.open(settings).await?;
     let shared = opened.shared();
     let admin = Admin::new(shared.as_ref(), now_ms());
     match command {
@@ -221,8 +221,8 @@ pub async fn keys(command: KeysCommand, store: &StoreArgs, out: &Output) -> anyh
     Ok(())
 }
 
-pub async fn plans(command: PlansCommand, store: &StoreArgs, out: &Output) -> anyhow::Result<()> {
-    let opened = store.open().await?;
+pub async fn plans(command: PlansCommand, store: &StoreArgs, settings: &Settings, out: &Output) -> anyhow::Result<()> {
+    let opened = store.open(settings).await?;
     let shared = opened.shared();
     let admin = Admin::new(shared.as_ref(), now_ms());
     match command {
@@ -247,8 +247,8 @@ pub async fn plans(command: PlansCommand, store: &StoreArgs, out: &Output) -> an
     Ok(())
 }
 
-pub async fn usage(command: UsageCommand, store: &StoreArgs, out: &Output) -> anyhow::Result<()> {
-    let opened = store.open().await?;
+pub async fn usage(command: UsageCommand, store: &StoreArgs, settings: &Settings, out: &Output) -> anyhow::Result<()> {
+    let opened = store.open(settings).await?;
     let shared = opened.shared();
     let admin = Admin::new(shared.as_ref(), now_ms());
     match command {
@@ -279,9 +279,9 @@ pub async fn usage(command: UsageCommand, store: &StoreArgs, out: &Output) -> an
     Ok(())
 }
 
-pub async fn tables(command: TablesCommand, store: &StoreArgs) -> anyhow::Result<()> {
+pub async fn tables(command: TablesCommand, store: &StoreArgs, settings: &Settings) -> anyhow::Result<()> {
     let TablesCommand::Create = command;
-    let Opened::Dynamo(dynamo) = store.open().await? else {
+    let Opened::Dynamo(dynamo) = store.open(settings).await? else {
         anyhow::bail!("tables create needs --table (and --endpoint for a local DynamoDB server)");
     };
     let warning = dynamo.create_table().await.context("cannot create the table")?;
@@ -324,7 +324,7 @@ impl PlanArgs {
 async fn all<T, F, Fut>(mut page: F) -> anyhow::Result<Vec<T>>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, tollgate_core::usage::admin::AdminError>>,
+    Fut: std::future::Future<Output = Result<Page<T>, AdminError>>,
 {
     let mut items = Vec::new();
     let mut after = None;

@@ -12,9 +12,14 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
 use tollgate_core::event::{body, join_values, time::request_time};
 
-/// Builds the event a Function URL would deliver for this request.
-pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketAddr) -> ApiGatewayV2httpRequest {
-    let now = chrono::Utc::now();
+/// Builds the event a Function URL would deliver for this request, received at `now_ms`.
+pub fn to_event(
+    parts: &Parts,
+    payload: &Bytes,
+    peer: SocketAddr,
+    local: SocketAddr,
+    now_ms: i64,
+) -> ApiGatewayV2httpRequest {
     let mut headers = HeaderMap::with_capacity(parts.headers.keys_len() + 4);
     let mut cookies = Vec::new();
     for name in parts.headers.keys() {
@@ -30,7 +35,7 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
             headers.insert(name.clone(), v);
         }
     }
-    let trace = format!("Root=1-{:08x}-{}", now.timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]);
+    let trace = format!("Root=1-{:08x}-{}", now_ms / 1_000, &uuid::Uuid::new_v4().simple().to_string()[..24]);
     // Like other AWS front doors, append the peer to any X-Forwarded-For the client sent.
     let peer_ip = peer.ip().to_string();
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -71,7 +76,7 @@ pub fn to_event(parts: &Parts, payload: &Bytes, peer: SocketAddr, local: SocketA
     ctx.domain_prefix = domain.split('.').next().map(str::to_owned);
     ctx.domain_name = Some(domain);
     ctx.request_id = Some(uuid::Uuid::new_v4().to_string());
-    ctx.time_epoch = now.timestamp_millis();
+    ctx.time_epoch = now_ms;
     ctx.time = Some(request_time(ctx.time_epoch));
     ctx.http.method = parts.method.clone();
     ctx.http.path = Some(parts.uri.path().to_owned());

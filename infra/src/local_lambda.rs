@@ -26,7 +26,11 @@ use axum::{
     routing::{get, post},
 };
 use tokio::sync::{mpsc, oneshot, watch};
-use tollgate_core::integration::{InvokeError, InvokeFuture, InvokeOutput, Invoker};
+use tollgate_core::{
+    clients::{InvokeError, InvokeFuture, InvokeOutput, Invoker},
+    clock::{Clock as _, SystemClock},
+    settings::DEFAULT_REGION,
+};
 
 /// How long a function may take to first poll for work (a `cargo run` command compiles first).
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -45,8 +49,12 @@ pub enum LocalFunctionError {
     Spawn { name: String, program: String, source: std::io::Error },
     #[error("function {name}: did not poll for an invocation within {0:?}", STARTUP_TIMEOUT)]
     NotReady { name: String },
-    #[error("function {name}: exited before it was ready")]
-    Exited { name: String },
+    #[error("function {name}: exited before it was ready{}", init_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Exited {
+        name: String,
+        /// What the function reported to `/runtime/init/error`, if it did.
+        init_error: Option<String>,
+    },
 }
 
 struct RuntimeState {
@@ -55,6 +63,8 @@ struct RuntimeState {
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<InvokeOutput>>>,
     ready: watch::Sender<bool>,
+    /// The last init error the function reported.
+    init_error: Mutex<Option<String>>,
 }
 
 /// One function running locally. Dropping it stops the process.
@@ -93,6 +103,7 @@ impl LocalFunction {
             queue: tokio::sync::Mutex::new(rx),
             pending: Mutex::new(HashMap::new()),
             ready,
+            init_error: Mutex::new(None),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -115,7 +126,10 @@ impl LocalFunction {
                     return Err(LocalFunctionError::NotReady { name: name.to_owned() });
                 }
             }
-            _ = process.wait() => return Err(LocalFunctionError::Exited { name: name.to_owned() }),
+            _ = process.wait() => {
+                let init_error = state.init_error.lock().ok().and_then(|e| e.clone());
+                return Err(LocalFunctionError::Exited { name: name.to_owned(), init_error });
+            }
         }
         let supervisor = {
             let (name, command, env, dir) = (name.to_owned(), command.to_vec(), env.clone(), dir.to_owned());
@@ -168,7 +182,8 @@ fn spawn(
         let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command");
         return Err(LocalFunctionError::Spawn { name: name.to_owned(), program: String::new(), source });
     };
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    // A region for the function's SDK clients when `env` names none (Lambda always sets one).
+    let region = env.get("AWS_REGION").map_or(DEFAULT_REGION, String::as_str);
     tokio::process::Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -178,8 +193,8 @@ fn spawn(
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "tollgate-serve")
-        .env("AWS_REGION", &region)
-        .env("AWS_DEFAULT_REGION", &region)
+        .env("AWS_REGION", region)
+        .env("AWS_DEFAULT_REGION", region)
         .envs(env)
         .kill_on_drop(true)
         .spawn()
@@ -205,7 +220,8 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
     if let Ok(mut pending) = state.pending.lock() {
         pending.insert(id.clone(), invocation.reply);
     }
-    let deadline = chrono::Utc::now().timestamp_millis() + 900_000;
+    // Lambda's longest timeout: the local Runtime API does not enforce one.
+    let deadline = SystemClock.now_ms() + 900_000;
     let mut headers = HeaderMap::new();
     let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{}", state.name);
     for (name, value) in [
@@ -231,7 +247,11 @@ async fn error(State(state): State<Arc<RuntimeState>>, UrlPath(id): UrlPath<Stri
 }
 
 async fn init_error(State(state): State<Arc<RuntimeState>>, body: Bytes) -> Response {
-    tracing::error!(function = %state.name, error = %String::from_utf8_lossy(&body), "local function failed to initialise");
+    let error = String::from_utf8_lossy(&body).into_owned();
+    tracing::error!(function = %state.name, error = %error, "local function failed to initialise");
+    if let Ok(mut last) = state.init_error.lock() {
+        *last = Some(error);
+    }
     (StatusCode::ACCEPTED, r#"{"status":"OK"}"#).into_response()
 }
 

@@ -52,18 +52,21 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tollgate_core::logging::init(tollgate_core::logging::Output::Cli);
+    let settings = tollgate_core::settings::Settings::from_env();
+    tollgate_core::logging::init(tollgate_core::logging::Output::Cli, settings.log.as_deref());
+    settings.check()?;
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, port, stage } => {
-            let server = Server::start(&ServeOptions { config, port, stage, store: cli.store }).await?;
+            let options = ServeOptions { config, port, stage, store: cli.store, settings, clock: None };
+            let server = Server::start(&options).await?;
             // The one line a person (or a script) waits for before sending requests.
             println!("tollgate serving on http://{}", server.addr);
             server.run_until_stopped().await
         }
-        Command::Keys(c) => admin::keys(c, &cli.store, &cli.output).await,
-        Command::Plans(c) => admin::plans(c, &cli.store, &cli.output).await,
-        Command::Usage(c) => admin::usage(c, &cli.store, &cli.output).await,
-        Command::Tables(c) => admin::tables(c, &cli.store).await,
+        Command::Keys(c) => admin::keys(c, &cli.store, &settings, &cli.output).await,
+        Command::Plans(c) => admin::plans(c, &cli.store, &settings, &cli.output).await,
+        Command::Usage(c) => admin::usage(c, &cli.store, &settings, &cli.output).await,
+        Command::Tables(c) => admin::tables(c, &cli.store, &settings).await,
     }
 }

@@ -16,12 +16,14 @@ use axum::{
 };
 use tollgate_core::{
     Gateway,
+    backends::Backends,
+    clients::{HttpClient, Invoker, SdkInvoker},
+    clock::{SharedClock, SystemClock},
     config::Definition,
     error::GatewayError,
-    event::{GatewayEvent, GatewayEventResponse, render},
-    integration::{Backends, HttpClient, Invoker, SdkInvoker, sdk_config_loader},
+    event::{GatewayEvent, GatewayEventResponse, Origin, render},
     pipeline::{MAX_BODY_BYTES, error_response},
-    request::Origin,
+    settings::Settings,
     websocket::{WebSocketApi, fanout::PostError},
 };
 
@@ -33,7 +35,7 @@ use crate::{
 };
 
 /// What `tollgate serve` was asked to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
     pub config: PathBuf,
     /// 0 picks a free port.
@@ -41,6 +43,11 @@ pub struct ServeOptions {
     pub stage: Option<String>,
     /// Keys, plans and usage: the embedded file by default.
     pub store: StoreArgs,
+    /// The process's environment (`AWS_REGION`, `AWS_ENDPOINT_URL_LAMBDA`, ...).
+    pub settings: Settings,
+    /// The clock the gateway reads and the WebSocket limits are timed by; the system clock when `None`
+    /// (tests hand in a manual one).
+    pub clock: Option<SharedClock>,
 }
 
 /// A running front door. Dropping it stops the server and any local functions.
@@ -53,6 +60,7 @@ pub struct Server {
 
 struct FrontDoor {
     gateway: Gateway,
+    clock: SharedClock,
     local: SocketAddr,
     /// The WebSocket API, when the definition has one: upgrades and `@connections` on the same port.
     ws: Option<Arc<WsDoor>>,
@@ -67,9 +75,11 @@ impl Server {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let mut backends = backends(&definition, &dir).await?;
-        let opened = options.store.open().await?;
+        let mut backends = backends(&definition, &dir, &options.settings).await?;
+        let opened = options.store.open(&options.settings).await?;
         backends.store = Some(opened.shared());
+        let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+        backends.clock = Some(Arc::clone(&clock));
         let gateway = Gateway::new(&definition, &backends)?;
         let ws = match &definition.websocket {
             Some(spec) => {
@@ -77,7 +87,7 @@ impl Server {
                 let poster = Arc::clone(&sockets) as Arc<dyn tollgate_core::websocket::fanout::Poster>;
                 let api = WebSocketApi::new(&definition, &backends, opened.connections(), poster)?;
                 let (api_id, stage) = (definition.api_name.clone(), definition.stage.clone());
-                Some(Arc::new(WsDoor { api, sockets, api_id, stage }))
+                Some(Arc::new(WsDoor { api, sockets, api_id, stage, clock: Arc::clone(&clock) }))
             }
             None => None,
         };
@@ -86,7 +96,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
         let addr = listener.local_addr()?;
-        let front = Arc::new(FrontDoor { gateway, local: addr, ws });
+        let front = Arc::new(FrontDoor { gateway, clock, local: addr, ws });
         let app = Router::new()
             .fallback(front_door)
             .with_state(Arc::clone(&front))
@@ -108,9 +118,16 @@ impl Server {
         self.front.ws.as_ref().map(|ws| &ws.api)
     }
 
-    /// How many WebSocket connections are open.
+    /// How many WebSocket connections are open (or in `$disconnect`).
     pub fn open_sockets(&self) -> usize {
         self.front.ws.as_ref().map_or(0, |ws| ws.sockets.len())
+    }
+
+    /// Resolves once exactly `n` WebSocket connections are open (or in `$disconnect`).
+    pub async fn open_sockets_reach(&self, n: usize) {
+        if let Some(ws) = &self.front.ws {
+            ws.sockets.reach(n).await;
+        }
     }
 
     /// Serves until the process gets Ctrl-C (SIGINT) or SIGTERM, then stops its local functions.
@@ -142,42 +159,28 @@ impl Drop for Server {
 }
 
 /// The clients the definition needs; Lambda functions named under `local.functions` run on this machine.
-async fn backends(definition: &Definition, dir: &Path) -> anyhow::Result<Backends> {
+async fn backends(definition: &Definition, dir: &Path, settings: &Settings) -> anyhow::Result<Backends> {
     let lambda_functions: Vec<&str> = definition.lambda_functions().collect();
     let mut functions = HashMap::new();
     for (name, spec) in &definition.local.functions {
         tracing::info!(function = %name, command = ?spec.command, "starting local function");
-        let function = LocalFunction::start(name, &spec.command, &spec.env, dir).await?;
+        let mut env = spec.env.clone();
+        if let Some(region) = &settings.region {
+            env.entry("AWS_REGION".to_owned()).or_insert_with(|| region.clone());
+        }
+        let function = LocalFunction::start(name, &spec.command, &env, dir).await?;
         tracing::info!(function = %name, endpoint = %format!("http://{}", function.runtime_api()),
             "local function ready; its Runtime API and Lambda Invoke API listen here");
         functions.insert(name.clone(), function);
     }
     let needs_remote = lambda_functions.iter().any(|f| !functions.contains_key(function_name(f)));
-    let remote = if needs_remote { Some(Arc::new(remote_invoker().await) as Arc<dyn Invoker>) } else { None };
+    // Functions that are not local go through the SDK (to `AWS_ENDPOINT_URL_LAMBDA`, e.g. `cargo lambda
+    // watch`, when it is set).
+    let remote = if needs_remote { Some(Arc::new(SdkInvoker::new(settings).await) as Arc<dyn Invoker>) } else { None };
     let lambda =
         (!lambda_functions.is_empty()).then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
     let http = if definition.uses_http() { Some(HttpClient::new()?) } else { None };
-    Ok(Backends { lambda, http, ..Backends::default() })
-}
-
-/// An SDK client for functions that are not local. With `AWS_ENDPOINT_URL_LAMBDA` (e.g. `cargo lambda
-/// watch`) and no credentials in the environment, placeholder credentials are used: local endpoints do not
-/// check signatures, and the SDK would otherwise spend seconds looking for credentials.
-async fn remote_invoker() -> SdkInvoker {
-    let mut loader = sdk_config_loader();
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
-    if std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-        loader = loader.credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "tollgate",
-            "local",
-            None,
-            None,
-            "tollgate-serve",
-        ));
-    }
-    SdkInvoker::from_client(aws_sdk_lambda::Client::new(&loader.load().await))
+    Ok(Backends { lambda, http, account: settings.account(), ..Backends::default() })
 }
 
 async fn front_door(
@@ -208,7 +211,7 @@ async fn front_door(
         }
         return to_client(render(Origin::Http, response));
     };
-    let event = function_url::to_event(&parts, &payload, peer, door.local);
+    let event = function_url::to_event(&parts, &payload, peer, door.local, door.clock.now_ms());
     to_client(door.gateway.handle(GatewayEvent::Http(Box::new(event))).await)
 }
 

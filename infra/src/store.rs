@@ -3,11 +3,14 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use tollgate_core::store::{
-    Store,
-    connections::ConnectionStore,
-    dynamo::{DynamoOptions, DynamoStore},
-    embedded::EmbeddedStore,
+use tollgate_core::{
+    settings::Settings,
+    store::{
+        Store,
+        connections::ConnectionStore,
+        dynamo::{DynamoOptions, DynamoStore},
+        embedded::EmbeddedStore,
+    },
 };
 
 /// Where the embedded store lives unless told otherwise (relative to the working directory).
@@ -56,11 +59,12 @@ impl Opened {
 }
 
 impl StoreArgs {
-    pub async fn open(&self) -> anyhow::Result<Opened> {
+    pub async fn open(&self, settings: &Settings) -> anyhow::Result<Opened> {
         Ok(match &self.table {
-            Some(table) => Opened::Dynamo(Arc::new(
-                DynamoStore::connect(&DynamoOptions { table: table.clone(), endpoint: self.endpoint.clone() }).await,
-            )),
+            Some(table) => {
+                let options = DynamoOptions { table: table.clone(), endpoint: self.endpoint.clone() };
+                Opened::Dynamo(Arc::new(DynamoStore::connect(&options, settings).await))
+            }
             None => Opened::Embedded(Arc::new(EmbeddedStore::open(&self.store)?)),
         })
     }

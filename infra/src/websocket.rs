@@ -25,10 +25,13 @@ use axum::{
 use base64::Engine as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use http::{HeaderValue, StatusCode, request::Parts};
-use tokio::sync::mpsc;
-use tollgate_core::websocket::{
-    Peer, WebSocketApi, WsResponse,
-    fanout::{Endpoint, OpenFuture, PostError, PostFuture, Poster},
+use tokio::sync::{mpsc, watch};
+use tollgate_core::{
+    clock::SharedClock,
+    websocket::{
+        Peer, WebSocketApi, WsResponse,
+        fanout::{Endpoint, OpenFuture, PostError, PostFuture, Poster},
+    },
 };
 
 /// Frames queued for one socket before a poster waits; a poster waits at most this long.
@@ -53,18 +56,19 @@ struct Socket {
 }
 
 /// The open sockets by connection id: the local `@connections` API.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sockets {
     open: Mutex<HashMap<String, Arc<Socket>>>,
-    /// Connections not yet through `$disconnect` (a closed socket leaves `open` first, so posts get 410).
-    live: std::sync::atomic::AtomicUsize,
+    /// Connections not yet through `$disconnect` (a closed socket leaves `open` first, so posts get 410);
+    /// watched, so a caller can wait for a count.
+    live: watch::Sender<usize>,
     /// PostToConnection's payload limit (the message size limit).
     max_bytes: usize,
 }
 
 impl Sockets {
     pub fn new(max_bytes: usize) -> Self {
-        Self { open: Mutex::default(), live: std::sync::atomic::AtomicUsize::new(0), max_bytes }
+        Self { open: Mutex::default(), live: watch::Sender::new(0), max_bytes }
     }
 
     fn get(&self, id: &str) -> Option<Arc<Socket>> {
@@ -85,7 +89,13 @@ impl Sockets {
 
     /// Connections open or still in `$disconnect`.
     pub fn len(&self) -> usize {
-        self.live.load(Ordering::SeqCst)
+        *self.live.borrow()
+    }
+
+    /// Resolves once exactly `n` connections are open or in `$disconnect`.
+    pub async fn reach(&self, n: usize) {
+        let mut count = self.live.subscribe();
+        let _ = count.wait_for(|live| *live == n).await;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -131,6 +141,8 @@ pub struct WsDoor {
     pub sockets: Arc<Sockets>,
     pub api_id: String,
     pub stage: String,
+    /// Times the idle and lifetime limits, and dates events.
+    pub clock: SharedClock,
 }
 
 impl WsDoor {
@@ -145,7 +157,7 @@ impl WsDoor {
             Ok(u) => u,
             Err(rejection) => return axum::response::IntoResponse::into_response(rejection),
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let who = Peer {
             connection_id: new_connection_id(),
@@ -178,7 +190,7 @@ impl WsDoor {
             last_active_ms: AtomicI64::new(who.connected_at),
         });
         self.sockets.insert(&who.connection_id, Arc::clone(&handle));
-        self.sockets.live.fetch_add(1, Ordering::SeqCst);
+        self.sockets.live.send_modify(|n| *n += 1);
         let door = Arc::clone(self);
         let failed = Arc::clone(self);
         let lost = who.clone();
@@ -186,10 +198,10 @@ impl WsDoor {
             .on_failed_upgrade(move |e| {
                 tracing::warn!(error = %e, "WebSocket upgrade failed after $connect");
                 failed.sockets.remove(&lost.connection_id);
-                let event = lost.disconnect_event(Some(1006), "Upgrade failed", now_ms());
+                let event = lost.disconnect_event(Some(1006), "Upgrade failed", failed.clock.now_ms());
                 tokio::spawn(async move {
                     failed.api.disconnect(&event).await;
-                    failed.sockets.live.fetch_sub(1, Ordering::SeqCst);
+                    failed.sockets.live.send_modify(|n| *n -= 1);
                 });
             })
             .on_upgrade(move |socket| async move { door.run(socket, who, handle, rx).await })
@@ -225,32 +237,38 @@ impl WsDoor {
         });
 
         let spec = self.api.spec();
-        let deadline = tokio::time::Instant::now() + spec.max_connection;
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 2);
+        let mut lifetime = self.clock.sleep_until(who.connected_at * 1_000 + micros(spec.max_connection));
+        // Idle is measured from the last frame's arrival (the handshake's, at first), not from when this loop
+        // gets round to waiting again.
+        let mut last_frame_us = who.connected_at * 1_000;
         let (code, reason): (Option<u16>, String) = loop {
+            let idle = self.clock.sleep_until(last_frame_us + micros(spec.idle_timeout));
             let next = tokio::select! {
-                next = tokio::time::timeout(spec.idle_timeout, stream.next()) => next,
+                next = stream.next() => next,
                 Ok((code, reason)) = &mut closed_rx => break (Some(code), reason.to_owned()),
-                () = tokio::time::sleep_until(deadline) => {
+                () = &mut lifetime => {
+                    let _ = tx.send(Outgoing::Close(1001, "Going away")).await;
+                    break (Some(1001), "Going away".to_owned());
+                }
+                () = idle => {
                     let _ = tx.send(Outgoing::Close(1001, "Going away")).await;
                     break (Some(1001), "Going away".to_owned());
                 }
             };
             let message = match next {
-                Err(_) => {
-                    let _ = tx.send(Outgoing::Close(1001, "Going away")).await;
-                    break (Some(1001), "Going away".to_owned());
-                }
-                Ok(None) => break (Some(1006), "Connection closed abnormally".to_owned()),
-                Ok(Some(Err(e))) => {
+                None => break (Some(1006), "Connection closed abnormally".to_owned()),
+                Some(Err(e)) => {
                     if is_too_big(e) {
                         let _ = tx.send(Outgoing::Close(1009, "Message too big")).await;
                         break (Some(1009), "Message too big".to_owned());
                     }
                     break (Some(1006), "Connection closed abnormally".to_owned());
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Ok(m)) => m,
             };
-            handle.last_active_ms.store(now_ms(), Ordering::Relaxed);
+            last_frame_us = self.clock.now_us();
+            handle.last_active_ms.store(last_frame_us / 1_000, Ordering::Relaxed);
             let (data, binary) = match message {
                 Message::Text(text) => (bytes::Bytes::from(text), false),
                 Message::Binary(data) => (data, true),
@@ -263,7 +281,7 @@ impl WsDoor {
                 Message::Ping(_) | Message::Pong(_) => continue,
             };
             // Through Tollgate's template every message reaches ws-default on the `$default` route.
-            let event = who.message_event("$default", &data, binary, now_ms());
+            let event = who.message_event("$default", &data, binary, self.clock.now_ms());
             self.api.message(&event).await;
         };
         self.sockets.remove(&id);
@@ -272,8 +290,8 @@ impl WsDoor {
         if tokio::time::timeout(Duration::from_secs(1), writer).await.is_err() {
             tracing::warn!(connection = %id, "socket writer did not finish");
         }
-        self.api.disconnect(&who.disconnect_event(code, &reason, now_ms())).await;
-        self.sockets.live.fetch_sub(1, Ordering::SeqCst);
+        self.api.disconnect(&who.disconnect_event(code, &reason, self.clock.now_ms())).await;
+        self.sockets.live.send_modify(|n| *n -= 1);
     }
 
     /// The local `@connections` API: `POST` (data), `GET` (connection info), `DELETE` (close).
@@ -362,10 +380,6 @@ fn status_only(status: StatusCode) -> Response {
 fn new_connection_id() -> String {
     let bytes: [u8; 11] = *uuid::Uuid::new_v4().as_bytes().first_chunk().unwrap_or(&[0; 11]);
     base64::engine::general_purpose::URL_SAFE.encode(bytes)
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 fn iso(ms: i64) -> String {

@@ -9,13 +9,7 @@ use std::hint::black_box;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate_core::{
-    Gateway,
-    config::Definition,
-    event::GatewayEvent,
-    integration::Backends,
-    request::{GatewayRequest, Origin},
-};
+use tollgate_core::{Gateway, backends::Backends, config::Definition, event::GatewayEvent, request::GatewayRequest};
 
 /// 500 routes of the shapes real APIs have: static, parameter, nested parameter, greedy, several methods.
 fn definition(routes: usize) -> String {
@@ -45,19 +39,13 @@ fn request(path: &str) -> GatewayRequest {
         headers.insert(k, v.parse().expect("header"));
     }
     GatewayRequest {
-        origin: Origin::Http,
-        method: http::Method::GET,
-        raw_path: path.to_owned(),
         raw_query: "a=1&b=2".to_owned(),
         headers,
-        body: bytes::Bytes::new(),
         source_ip: "192.0.2.1".to_owned(),
         user_agent: Some("bench/1.0".to_owned()),
         request_id: "bench-request".to_owned(),
         time_epoch_ms: 1_700_000_000_000,
-        domain_name: None,
-        protocol: "HTTP/1.1".to_owned(),
-        malformed: None,
+        ..GatewayRequest::new(http::Method::GET, path)
     }
 }
 

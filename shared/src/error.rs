@@ -1,6 +1,7 @@
 //! The errors a request can end in, each carrying the answer API Gateway gives for it.
 //!
-//! Where REST and HTTP APIs differ, Tollgate answers as a REST API does (the README lists each choice).
+//! Where REST and HTTP APIs differ, Tollgate picks one answer per case (`docs/api-gateway-differences.md` lists
+//! each choice).
 //! Bodies never carry internal detail: that goes to the access log, the client gets API Gateway's words.
 
 use std::borrow::Cow;

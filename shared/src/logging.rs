@@ -15,22 +15,23 @@ pub enum Output {
     Cli,
 }
 
-/// The filter `TOLLGATE_LOG` names; `info` when it is unset or unreadable.
-pub fn filter() -> Targets {
+/// The filter `TOLLGATE_LOG` names (`Settings::log`); `info` when it is unset or unreadable.
+pub fn filter(directives: Option<&str>) -> Targets {
     let default = || Targets::new().with_default(tracing::Level::INFO);
-    match std::env::var("TOLLGATE_LOG") {
-        Ok(text) => text.parse().unwrap_or_else(|e| {
+    match directives {
+        Some(text) => text.parse().unwrap_or_else(|e| {
             eprintln!("TOLLGATE_LOG={text:?} is not a filter ({e}); logging at info");
             default()
         }),
-        Err(_) => default(),
+        None => default(),
     }
 }
 
-/// Installs the process's subscriber. A second call (tests) leaves the first in place.
-pub fn init(output: Output) {
+/// Installs the process's subscriber, filtered by `directives` (`TOLLGATE_LOG`). A second call (tests) leaves
+/// the first in place.
+pub fn init(output: Output, directives: Option<&str>) {
     let json = tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).with_ansi(false);
-    let registry = tracing_subscriber::registry().with(filter());
+    let registry = tracing_subscriber::registry().with(filter(directives));
     let _ = match output {
         Output::Lambda => registry.with(json.without_time()).try_init(),
         Output::Cli => registry.with(json.with_writer(std::io::stderr)).try_init(),

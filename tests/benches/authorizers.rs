@@ -14,9 +14,10 @@ use serde_json::json;
 use tollgate_core::{
     Gateway,
     auth::{jwks::KeyRing, jwt::JwtAuthorizer},
-    clock::SystemClock,
+    backends::Backends,
+    clients::{HttpClient, InvokeFuture, InvokeOutput, Invoker},
+    clock::{Clock as _, SystemClock},
     config::Definition,
-    integration::{Backends, HttpClient, InvokeFuture, InvokeOutput, Invoker},
 };
 use tollgate_tests::{
     get,
@@ -65,7 +66,7 @@ fn bench(c: &mut Criterion) {
     let clock = Arc::new(SystemClock);
     let ring = KeyRing::new(issuer.url.clone(), None, HttpClient::new().expect("client"), clock.clone());
     let verifier = JwtAuthorizer::new(issuer.url.clone(), vec!["api".into()], 0, ring, clock);
-    let now = chrono::Utc::now().timestamp();
+    let now = SystemClock.now_ms() / 1_000;
     let serial = AtomicU64::new(0);
     let token = |key: &SigningKey| {
         let jti = serial.fetch_add(1, Ordering::Relaxed);

@@ -7,13 +7,12 @@ use std::{sync::Arc, time::Duration};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tollgate_core::{
     Gateway,
+    admin::{Admin, NewKey, PlanInput},
+    backends::Backends,
+    clock::{Clock as _, SystemClock},
     config::Definition,
-    integration::Backends,
     store::{Store, embedded::EmbeddedStore},
-    usage::{
-        Period, Quota, Throttle,
-        admin::{Admin, NewKey, PlanInput},
-    },
+    usage::{Period, Quota, Throttle},
 };
 use tollgate_tests::{
     dynalite::{self, Counting},
@@ -38,7 +37,7 @@ fn gateway(store: Arc<dyn Store>) -> Gateway {
 
 /// A plan that never refuses in a benchmark (so every request does the full work), and `n` keys in it.
 async fn keys(store: &dyn Store, n: usize) -> Vec<String> {
-    let admin = Admin::new(store, chrono::Utc::now().timestamp_millis());
+    let admin = Admin::new(store, SystemClock.now_ms());
     let plan = PlanInput {
         name: "bench".into(),
         stages: vec!["prod".into()],

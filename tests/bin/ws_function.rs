@@ -3,7 +3,7 @@
 //! message is posted back to its sender through the `@connections` API with the AWS SDK, as a handler on
 //! Lambda does; the function's own answer is the route response.
 
-use aws_sdk_apigatewaymanagement::{Client, config::Credentials, primitives::Blob};
+use aws_sdk_apigatewaymanagement::{Client, primitives::Blob};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -25,12 +25,8 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         Some("MESSAGE") => {
             // Locally the endpoint is plain HTTP; on AWS it is https://{domainName}/{stage}.
             let endpoint = format!("http://{}/{}", str_of(ctx, "domainName"), str_of(ctx, "stage"));
-            let config = tollgate_core::integration::sdk_config_loader()
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-                .endpoint_url(endpoint)
-                .load()
-                .await;
+            let settings = tollgate_core::settings::Settings::default();
+            let config = tollgate_core::clients::aws::loader(&settings, true).endpoint_url(endpoint).load().await;
             let echo = json!({
                 "echo": event["body"],
                 "routeKey": ctx["routeKey"],

@@ -11,10 +11,13 @@ use std::{
     time::Duration,
 };
 
-use tollgate_core::store::{
-    Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture,
-    connections::{Connection, ConnectionStore},
-    dynamo::{DynamoOptions, DynamoStore},
+use tollgate_core::{
+    settings::Settings,
+    store::{
+        Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture,
+        connections::{Connection, ConnectionStore},
+        dynamo::{DynamoOptions, DynamoStore},
+    },
 };
 
 use crate::repo_root;
@@ -81,7 +84,8 @@ impl Dynalite {
     pub async fn table(&self) -> DynamoStore {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let table = format!("tollgate-test-{}", NEXT.fetch_add(1, Ordering::SeqCst));
-        let store = DynamoStore::connect(&DynamoOptions { table, endpoint: Some(self.endpoint()) }).await;
+        let store =
+            DynamoStore::connect(&DynamoOptions { table, endpoint: Some(self.endpoint()) }, &Settings::default()).await;
         let warning = store.create_table().await.expect("create table");
         assert!(warning.is_some_and(|w| w.contains("TTL")), "dynalite cannot set TTL; the warning says so");
         store
@@ -104,7 +108,8 @@ impl Dynalite {
 
     /// Another client on the same table (a separate router instance).
     pub async fn client(&self, table: &str) -> DynamoStore {
-        DynamoStore::connect(&DynamoOptions { table: table.to_owned(), endpoint: Some(self.endpoint()) }).await
+        let options = DynamoOptions { table: table.to_owned(), endpoint: Some(self.endpoint()) };
+        DynamoStore::connect(&options, &Settings::default()).await
     }
 }
 

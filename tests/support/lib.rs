@@ -8,9 +8,21 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use tollgate_core::{
     Gateway,
+    backends::Backends,
+    clients::{HttpClient, InvokeFuture, InvokeOutput, Invoker},
+    clock::{MICROS_PER_SEC, ManualClock, SharedClock},
     config::Definition,
-    integration::{Backends, HttpClient, InvokeFuture, InvokeOutput, Invoker},
+    request::GatewayRequest,
 };
+
+/// The instant every test clock starts at (2023-11-14T22:13:20Z): tests never read the wall clock, so token
+/// lifetimes, quota periods and connection ages are all measured on one [`ManualClock`] from here.
+pub const T0_SECS: i64 = 1_700_000_000;
+
+/// A manual clock at [`T0_SECS`].
+pub fn test_clock() -> ManualClock {
+    ManualClock::at(T0_SECS * MICROS_PER_SEC)
+}
 
 /// The repository root (this crate lives in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -52,14 +64,19 @@ pub fn echo_gateway(yaml: &str) -> Gateway {
     Gateway::new(&definition, &backends).expect("gateway")
 }
 
-/// `tollgate serve` for `yaml` on a free port. The definition and the embedded store live in the returned
-/// temporary folder, which must outlive the server.
+/// `tollgate serve` for `yaml` on a free port, on the system clock. The definition and the embedded store live
+/// in the returned temporary folder, which must outlive the server.
 pub async fn serve(yaml: &str) -> (tollgate::serve::Server, tempfile::TempDir) {
+    serve_on(yaml, None).await
+}
+
+/// [`serve`] on `clock`: what the gateway reads, and what times WebSocket idle and lifetime limits.
+pub async fn serve_on(yaml: &str, clock: Option<SharedClock>) -> (tollgate::serve::Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("gateway.yaml");
     std::fs::write(&config, yaml).expect("write definition");
     let store = tollgate::store::StoreArgs { store: dir.path().join("store.json"), ..Default::default() };
-    let options = tollgate::serve::ServeOptions { config, port: 0, stage: None, store };
+    let options = tollgate::serve::ServeOptions { config, store, clock, ..Default::default() };
     let server = tollgate::serve::Server::start(&options).await.expect("serve starts");
     (server, dir)
 }
@@ -91,26 +108,27 @@ pub async fn spawn_http(app: axum::Router) -> SocketAddr {
 }
 
 /// A GET request in the gateway's own form, with optional headers.
-pub fn get(path: &str, headers: &[(&str, &str)]) -> tollgate_core::request::GatewayRequest {
-    let mut map = http::HeaderMap::new();
+pub fn get(path: &str, headers: &[(&str, &str)]) -> GatewayRequest {
+    let mut request = GatewayRequest::new(http::Method::GET, path);
     for (k, v) in headers {
-        map.append(http::HeaderName::from_bytes(k.as_bytes()).expect("name"), v.parse().expect("value"));
+        request.headers.append(http::HeaderName::from_bytes(k.as_bytes()).expect("name"), v.parse().expect("value"));
     }
-    tollgate_core::request::GatewayRequest {
-        origin: tollgate_core::request::Origin::Http,
-        method: http::Method::GET,
-        raw_path: path.to_owned(),
-        raw_query: String::new(),
-        headers: map,
-        body: bytes::Bytes::new(),
+    GatewayRequest {
         source_ip: "192.0.2.1".to_owned(),
-        user_agent: None,
         request_id: "test-request".to_owned(),
-        time_epoch_ms: 1_700_000_000_000,
-        domain_name: None,
-        protocol: "HTTP/1.1".to_owned(),
-        malformed: None,
+        time_epoch_ms: T0_SECS * 1_000,
+        ..request
     }
+}
+
+/// A response's body as JSON: an error body, or the event the echo function received.
+pub fn json_body(response: &tollgate_core::request::GatewayResponse) -> serde_json::Value {
+    serde_json::from_slice(&response.body).expect("a JSON body")
+}
+
+/// The first value of a response header as text ("" when absent).
+pub fn header<'a>(response: &'a tollgate_core::request::GatewayResponse, name: &str) -> &'a str {
+    response.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 /// Polls every future together on this task: independent requests arriving at the same instant, without

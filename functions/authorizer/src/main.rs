@@ -6,27 +6,14 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use tollgate_core::{
-    auth::function::{AuthorizerRequest, api_key_decision},
-    clock::SystemClock,
-    config::DEFAULT_KEY_CACHE_SECS,
-    store::dynamo::{DynamoOptions, DynamoStore},
-    usage::meter::Meter,
-};
+use tollgate_core::{auth::standalone::ApiKeyFunction, function};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
-    let table = std::env::var("TOLLGATE_TABLE").map_err(|_| "TOLLGATE_TABLE must name the DynamoDB table")?;
-    let store = Arc::new(DynamoStore::connect(&DynamoOptions { table, endpoint: None }).await);
-    let meter = Arc::new(Meter::new(store, Arc::new(SystemClock), DEFAULT_KEY_CACHE_SECS));
+    let authorizer = Arc::new(function::start(async |settings| ApiKeyFunction::from_settings(&settings).await).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let meter = Arc::clone(&meter);
-        async move {
-            let request = AuthorizerRequest::parse(&event.payload)?;
-            let decision = api_key_decision(&meter, &request).await?;
-            Ok::<_, Error>(request.answer(decision)?)
-        }
+        let authorizer = Arc::clone(&authorizer);
+        async move { authorizer.answer(&event.payload).await }
     }))
     .await
 }

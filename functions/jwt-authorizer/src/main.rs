@@ -6,51 +6,14 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use tollgate_core::{
-    auth::{
-        function::{AuthorizerRequest, jwt_decision},
-        jwks::KeyRing,
-        jwt::JwtAuthorizer,
-    },
-    clock::{SharedClock, SystemClock},
-    integration::HttpClient,
-};
-
-fn list(name: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+use tollgate_core::{auth::standalone::JwtFunction, function};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
-    let issuer = std::env::var("TOLLGATE_JWT_ISSUER").map_err(|_| "TOLLGATE_JWT_ISSUER is required")?;
-    let audiences = list("TOLLGATE_JWT_AUDIENCES");
-    if audiences.is_empty() {
-        return Err("TOLLGATE_JWT_AUDIENCES is required".into());
-    }
-    let leeway = std::env::var("TOLLGATE_JWT_LEEWAY_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let clock: SharedClock = Arc::new(SystemClock);
-    let keys = KeyRing::new(
-        issuer.clone(),
-        std::env::var("TOLLGATE_JWT_JWKS_URI").ok(),
-        HttpClient::new()?,
-        Arc::clone(&clock),
-    );
-    let verifier = Arc::new(JwtAuthorizer::new(issuer, audiences, leeway, keys, clock));
-    let scopes = Arc::new(list("TOLLGATE_JWT_SCOPES"));
+    let authorizer = Arc::new(function::start(async |settings| JwtFunction::from_settings(&settings)).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (verifier, scopes) = (Arc::clone(&verifier), Arc::clone(&scopes));
-        async move {
-            let request = AuthorizerRequest::parse(&event.payload)?;
-            let decision = jwt_decision(&verifier, &scopes, &request).await;
-            Ok::<_, Error>(request.answer(decision)?)
-        }
+        let authorizer = Arc::clone(&authorizer);
+        async move { authorizer.answer(&event.payload).await }
     }))
     .await
 }

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tollgate_core::{Gateway, event::GatewayEvent};
+use tollgate_core::{Gateway, event::GatewayEvent, function};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
-    let gateway = Arc::new(Gateway::from_env().await?);
+    let gateway = Arc::new(function::start(async |settings| Ok(Gateway::from_settings(&settings).await?)).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<GatewayEvent>| {
         let gateway = Arc::clone(&gateway);
         async move { Ok::<_, Error>(gateway.handle(event.payload).await) }

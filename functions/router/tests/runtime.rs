@@ -1,7 +1,7 @@
 //! The router binary as Lambda runs it: a process polling a Runtime API (here `tollgate serve`'s own, on
 //! loopback), configured by `TOLLGATE_CONFIG` / `TOLLGATE_STAGE`, answering recorded events.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use tollgate::local_lambda::{LocalFunction, LocalFunctionError};
@@ -16,8 +16,7 @@ routes:
 "#;
 
 fn event(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    tollgate_tests::event_text(name).into_bytes()
 }
 
 async fn start(stage: Option<&str>) -> (Result<LocalFunction, LocalFunctionError>, tempfile::TempDir) {
@@ -60,5 +59,10 @@ async fn answers_recorded_events_and_survives_unreadable_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ambiguous_definition_fails_at_init() {
     let (router, _dir) = start(None).await;
-    assert!(matches!(router, Err(LocalFunctionError::Exited { .. })), "several stages and no TOLLGATE_STAGE");
+    let Err(LocalFunctionError::Exited { init_error: Some(reported), .. }) = router else {
+        panic!("several stages and no TOLLGATE_STAGE: the router reports an init error and exits");
+    };
+    let reported: Value = serde_json::from_str(&reported).expect("JSON");
+    assert_eq!(reported["errorType"], "InvalidDefinition", "{reported}");
+    assert!(reported["errorMessage"].as_str().is_some_and(|m| m.contains("several stages")), "{reported}");
 }

@@ -2,10 +2,9 @@
 //! integrations and the built-in actions (subscribe, unsubscribe, publish, send, broadcast). Answers and
 //! errors reach the client through the `@connections` API.
 
-use tollgate_core::websocket::{Route, run_on_lambda};
+use tollgate_core::websocket::{WsFunction, run_on_lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tollgate_core::logging::init(tollgate_core::logging::Output::Lambda);
-    run_on_lambda(Route::Message).await
+    run_on_lambda(WsFunction::Message).await
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
+pub struct IamPolicy {
     statements: Vec<Statement>,
 }
 
@@ -56,7 +56,7 @@ impl OneOrMany {
     }
 }
 
-impl Policy {
+impl IamPolicy {
     /// Reads a `policyDocument`; an error says what is malformed (API Gateway then answers 500).
     pub fn parse(document: &Value) -> Result<Self, String> {
         let statements = match document.get("Statement") {
@@ -128,8 +128,8 @@ mod tests {
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/pets/42";
 
-    fn policy(v: &Value) -> Policy {
-        Policy::parse(v).expect("policy")
+    fn policy(v: &Value) -> IamPolicy {
+        IamPolicy::parse(v).expect("policy")
     }
 
     #[test]
@@ -151,8 +151,8 @@ mod tests {
             &serde_json::json!({"Statement": [{"Action": "*", "Effect": "Allow", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": ["1.2.3.4"]}}}]}),
         );
         assert_eq!(conditional.evaluate(ARN), Effect::ImplicitDeny);
-        assert!(Policy::parse(&serde_json::json!({"Statement": [{"Effect": "Maybe"}]})).is_err());
-        assert!(Policy::parse(&serde_json::json!({})).is_err());
+        assert!(IamPolicy::parse(&serde_json::json!({"Statement": [{"Effect": "Maybe"}]})).is_err());
+        assert!(IamPolicy::parse(&serde_json::json!({})).is_err());
         assert!(glob("a?c*", "abcdef") && !glob("a?c", "abcd") && glob("*", ""));
     }
 }

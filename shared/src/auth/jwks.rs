@@ -13,8 +13,8 @@ use jsonwebtoken::{
 use tokio::sync::{Mutex, RwLock};
 
 use crate::{
+    clients::HttpClient,
     clock::{MICROS_PER_SEC, Micros, SharedClock},
-    integration::HttpClient,
 };
 
 pub const FETCH_TIMEOUT: Duration = Duration::from_millis(1_500);

@@ -11,8 +11,11 @@ use std::{
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
-use super::{Authorized, jwks::KeyRing};
-use crate::clock::{MICROS_PER_SEC, SharedClock};
+use super::jwks::KeyRing;
+use crate::{
+    clock::{MICROS_PER_SEC, SharedClock},
+    request::Authorized,
+};
 
 /// Longer tokens are refused unread.
 pub const MAX_TOKEN_BYTES: usize = 8_192;

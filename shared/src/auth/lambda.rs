@@ -6,33 +6,20 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use serde_json::{Map, Value};
 
-use super::{
-    Authorized,
-    iam_policy::{Effect, Policy},
-    identity::{IdentityScope, IdentitySource},
-};
+use super::iam_policy::{Effect, IamPolicy};
 use crate::{
+    clients::{InvokeFailure, Invoker, invoke},
     clock::{MICROS_PER_SEC, Micros, SharedClock},
-    config::PayloadVersion,
-    integration::{Invoker, lambda_event},
-    pipeline::{IntegrationContext, Matched},
-    request::GatewayRequest,
+    config::{EventKind, IdentityScope, LambdaAuthorizerSpec, PayloadVersion},
+    event::proxy::{self, Recipient},
+    request::{ApiContext, Authorized, GatewayRequest, Matched},
 };
 
 const MAX_CACHED: usize = 10_000;
-
-/// Which event the function gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Token,
-    RequestV1,
-    V2 { simple: bool },
-}
 
 /// Why a Lambda authorizer refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +46,7 @@ enum Answer {
         context: Map<String, Value>,
     },
     Policy {
-        policy: Policy,
+        policy: IamPolicy,
         principal_id: Option<String>,
         context: Map<String, Value>,
         usage_identifier_key: Option<String>,
@@ -67,11 +54,8 @@ enum Answer {
 }
 
 pub struct LambdaAuthorizer {
-    function: String,
-    kind: EventKind,
-    identity: Vec<IdentitySource>,
+    spec: LambdaAuthorizerSpec,
     ttl_us: Micros,
-    timeout: Duration,
     invoker: Arc<dyn Invoker>,
     clock: SharedClock,
     cache: Mutex<HashMap<String, (Arc<Answer>, Micros)>>,
@@ -82,43 +66,36 @@ pub struct LambdaAuthorizer {
 pub struct Call<'a> {
     pub request: &'a GatewayRequest,
     pub matched: &'a Matched,
-    pub route_key: &'a str,
-    pub context: &'a IntegrationContext,
+    pub context: &'a ApiContext,
     pub arn: &'a str,
-    /// The event's fields when the front end already has them (WebSocket `$connect`).
+    /// The event when the front end already has it (WebSocket `$connect`).
     pub preset: Option<&'a PresetEvent>,
 }
 
 /// An authorizer event a front end already has, as API Gateway sends it: a WebSocket `$connect` authorizer
-/// gets the `$connect` event's headers, query and `requestContext`, and `methodArn` `{api}/{stage}/$connect`.
+/// gets the `$connect` event's headers, query and `requestContext` with `type: REQUEST` and `methodArn`
+/// `{api}/{stage}/$connect`.
 #[derive(Debug, Clone)]
 pub struct PresetEvent {
-    /// Every field but `type` and `methodArn`.
-    pub fields: Map<String, Value>,
+    /// The whole event, serialized.
+    pub event: Vec<u8>,
     pub arn: String,
 }
 
 impl LambdaAuthorizer {
-    pub fn new(
-        function: String,
-        kind: EventKind,
-        identity: Vec<IdentitySource>,
-        ttl_seconds: u64,
-        timeout: Duration,
-        invoker: Arc<dyn Invoker>,
-        clock: SharedClock,
-    ) -> Self {
-        let ttl_us = i64::try_from(ttl_seconds).unwrap_or(3_600) * MICROS_PER_SEC;
-        Self { function, kind, identity, ttl_us, timeout, invoker, clock, cache: Mutex::default() }
+    pub fn new(spec: LambdaAuthorizerSpec, invoker: Arc<dyn Invoker>, clock: SharedClock) -> Self {
+        let ttl_us = i64::try_from(spec.ttl_seconds).unwrap_or(3_600) * MICROS_PER_SEC;
+        Self { spec, ttl_us, invoker, clock, cache: Mutex::default() }
     }
 
     pub async fn authorize(&self, call: Call<'_>) -> Result<Authorized, LambdaAuthError> {
         let scope = IdentityScope {
-            route_key: call.route_key,
+            route_key: &call.matched.key,
             stage: &call.context.stage,
             stage_variables: &call.context.stage_variables,
         };
         let values: Vec<String> = self
+            .spec
             .identity
             .iter()
             .map(|s| s.resolve(call.request, scope))
@@ -168,57 +145,43 @@ impl LambdaAuthorizer {
 
     async fn invoke(&self, call: Call<'_>, values: &[String]) -> Result<Answer, LambdaAuthError> {
         let event = self.event(call, values)?;
-        let out = tokio::time::timeout(self.timeout, self.invoker.invoke(&self.function, event))
-            .await
-            .map_err(|_| LambdaAuthError::Failure(format!("no answer within {} ms", self.timeout.as_millis())))?
-            .map_err(|e| LambdaAuthError::Failure(e.to_string()))?;
-        let reply: Value = serde_json::from_slice(&out.payload)
-            .map_err(|e| LambdaAuthError::Failure(format!("the reply is not JSON: {e}")))?;
-        if out.function_error.is_some() {
+        let kind = self.spec.kind;
+        let parse = |payload: &[u8]| {
+            let reply: Value = serde_json::from_slice(payload).map_err(|e| format!("the reply is not JSON: {e}"))?;
+            parse_answer(kind, &reply)
+        };
+        invoke(self.invoker.as_ref(), &self.spec.function, event, self.spec.timeout, parse).await.map_err(|failure| {
             // API Gateway's convention: a function that fails with exactly "Unauthorized" means 401.
-            if reply.get("errorMessage").and_then(Value::as_str) == Some("Unauthorized") {
-                return Err(LambdaAuthError::Unauthorized("the authorizer said Unauthorized"));
+            if failure.error_message().as_deref() == Some("Unauthorized") {
+                return LambdaAuthError::Unauthorized("the authorizer said Unauthorized");
             }
-            return Err(LambdaAuthError::Failure(format!("function error: {reply}")));
-        }
-        parse_answer(self.kind, &reply).map_err(LambdaAuthError::Failure)
+            match failure {
+                InvokeFailure::Reply(why) => LambdaAuthError::Failure(why),
+                other => LambdaAuthError::Failure(other.to_string()),
+            }
+        })
     }
 
+    /// The event the function gets: `TOKEN` with the one identity value, the front end's own event, or the
+    /// request's `REQUEST` event in the authorizer's payload version.
     fn event(&self, call: Call<'_>, values: &[String]) -> Result<Vec<u8>, LambdaAuthError> {
         let fail = |e: serde_json::Error| LambdaAuthError::Failure(format!("cannot build the event: {e}"));
-        if self.kind == EventKind::Token {
-            let event = serde_json::json!({
-                "type": "TOKEN",
-                "authorizationToken": values.first().cloned().unwrap_or_default(),
-                "methodArn": call.arn,
-            });
-            return serde_json::to_vec(&event).map_err(fail);
+        match (self.spec.kind, call.preset) {
+            (EventKind::Token, _) => {
+                let event = serde_json::json!({
+                    "type": "TOKEN",
+                    "authorizationToken": values.first().cloned().unwrap_or_default(),
+                    "methodArn": call.arn,
+                });
+                serde_json::to_vec(&event).map_err(fail)
+            }
+            (_, Some(preset)) => Ok(preset.event.clone()),
+            (kind, None) => {
+                let version = if kind == EventKind::RequestV1 { PayloadVersion::V1 } else { PayloadVersion::V2 };
+                let recipient = Recipient::Authorizer { arn: call.arn, values };
+                proxy::build(version, call.request, call.matched, call.context, recipient).map_err(fail)
+            }
         }
-        if let Some(preset) = call.preset {
-            let mut event = preset.fields.clone();
-            event.insert("type".into(), "REQUEST".into());
-            event.insert("methodArn".into(), call.arn.into());
-            let stage_variables = call.context.stage_variables.iter().map(|(k, v)| (k.clone(), v.clone().into()));
-            event.entry("stageVariables").or_insert_with(|| Value::Object(stage_variables.collect()));
-            return serde_json::to_vec(&event).map_err(fail);
-        }
-        let version = if self.kind == EventKind::RequestV1 { PayloadVersion::V1 } else { PayloadVersion::V2 };
-        // The proxy event the integration would get, less the body, plus what authorizers are told.
-        let proxy = lambda_event::build(version, call.request, call.matched, call.route_key, call.context, None)
-            .map_err(fail)?;
-        let mut event: Map<String, Value> = serde_json::from_slice(&proxy).map_err(fail)?;
-        event.remove("body");
-        event.remove("isBase64Encoded");
-        event.insert("type".into(), "REQUEST".into());
-        if version == PayloadVersion::V1 {
-            event.insert("methodArn".into(), call.arn.into());
-            event.insert("identitySource".into(), values.join(",").into());
-            event.insert("authorizationToken".into(), values.join(",").into());
-        } else {
-            event.insert("routeArn".into(), call.arn.into());
-            event.insert("identitySource".into(), values.iter().cloned().map(Value::String).collect());
-        }
-        serde_json::to_vec(&event).map_err(fail)
     }
 }
 
@@ -238,7 +201,7 @@ fn parse_answer(kind: EventKind, reply: &Value) -> Result<Answer, String> {
     if kind != (EventKind::V2 { simple: false }) && context.values().any(|v| v.is_object() || v.is_array()) {
         return Err("context values must be strings, numbers or booleans".to_owned());
     }
-    let policy = Policy::parse(reply.get("policyDocument").ok_or("the answer has no policyDocument")?)?;
+    let policy = IamPolicy::parse(reply.get("policyDocument").ok_or("the answer has no policyDocument")?)?;
     let principal_id = match reply.get("principalId") {
         Some(Value::String(p)) => Some(p.clone()),
         None | Some(Value::Null) if kind == (EventKind::V2 { simple: false }) => None,

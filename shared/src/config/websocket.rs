@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde::Deserialize;
 
-use super::{IntegrationFile, MAX_TIMEOUT_MS, check_timeout, template};
+use super::{IntegrationFile, MAX_TIMEOUT_MS, check::check_timeout, template};
 
 /// API Gateway's WebSocket limits [DG:limits]: frames up to 32 KB, messages up to 128 KB, idle for 10 minutes,
 /// connected for 2 hours.

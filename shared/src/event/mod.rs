@@ -6,6 +6,7 @@
 //! request, and the pipeline's admit stage answers it with a 400 in API Gateway's shape.
 
 pub mod body;
+pub mod proxy;
 pub mod time;
 
 use aws_lambda_events::apigw::{
@@ -16,7 +17,19 @@ use http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-use crate::request::{GatewayRequest, GatewayResponse, Origin};
+use crate::{
+    clock::Clock,
+    request::{GatewayRequest, GatewayResponse},
+};
+
+/// Which event shape a request arrived in, so the response goes back in the same shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// REST API proxy event, payload format 1.0.
+    Rest,
+    /// HTTP API or Function URL event, payload format 2.0.
+    Http,
+}
 
 /// An event the router accepts.
 #[derive(Debug)]
@@ -68,16 +81,16 @@ impl GatewayEvent {
         }
     }
 
-    /// The gateway's view of the request this event carries.
-    pub fn into_request(self) -> GatewayRequest {
+    /// The gateway's view of the request this event carries. `clock` dates an event that carries no time.
+    pub fn into_request(self, clock: &dyn Clock) -> GatewayRequest {
         match self {
-            Self::Rest(ev) => from_rest(*ev),
-            Self::Http(ev) => from_http(*ev),
+            Self::Rest(ev) => from_rest(*ev, clock),
+            Self::Http(ev) => from_http(*ev, clock),
         }
     }
 }
 
-fn from_http(ev: ApiGatewayV2httpRequest) -> GatewayRequest {
+fn from_http(ev: ApiGatewayV2httpRequest, clock: &dyn Clock) -> GatewayRequest {
     let ctx = ev.request_context;
     let mut malformed = None;
     let path = ev.raw_path.or(ctx.http.path).unwrap_or_else(|| "/".to_owned());
@@ -94,7 +107,6 @@ fn from_http(ev: ApiGatewayV2httpRequest) -> GatewayRequest {
     }
     let body = decode_body(ev.body.as_deref(), ev.is_base64_encoded, &mut malformed);
     GatewayRequest {
-        origin: Origin::Http,
         method: ctx.http.method,
         raw_path,
         raw_query: ev.raw_query_string.unwrap_or_default(),
@@ -103,14 +115,14 @@ fn from_http(ev: ApiGatewayV2httpRequest) -> GatewayRequest {
         source_ip: ctx.http.source_ip.unwrap_or_default(),
         user_agent: ctx.http.user_agent,
         request_id: ctx.request_id.unwrap_or_else(new_request_id),
-        time_epoch_ms: if ctx.time_epoch > 0 { ctx.time_epoch } else { now_ms() },
+        time_epoch_ms: if ctx.time_epoch > 0 { ctx.time_epoch } else { clock.now_ms() },
         domain_name: ctx.domain_name,
         protocol: ctx.http.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
         malformed,
     }
 }
 
-fn from_rest(ev: ApiGatewayProxyRequest) -> GatewayRequest {
+fn from_rest(ev: ApiGatewayProxyRequest, clock: &dyn Clock) -> GatewayRequest {
     let ctx = ev.request_context;
     let mut malformed = None;
     // multiValueHeaders holds every value; single-value headers fill in names it lacks.
@@ -132,7 +144,6 @@ fn from_rest(ev: ApiGatewayProxyRequest) -> GatewayRequest {
         .join("&");
     let body = decode_body(ev.body.as_deref(), ev.is_base64_encoded, &mut malformed);
     GatewayRequest {
-        origin: Origin::Rest,
         method: ev.http_method,
         raw_path: ev.path.unwrap_or_else(|| "/".to_owned()),
         raw_query,
@@ -141,7 +152,7 @@ fn from_rest(ev: ApiGatewayProxyRequest) -> GatewayRequest {
         source_ip: ctx.identity.source_ip.unwrap_or_default(),
         user_agent: ctx.identity.user_agent,
         request_id: ctx.request_id.unwrap_or_else(new_request_id),
-        time_epoch_ms: if ctx.request_time_epoch > 0 { ctx.request_time_epoch } else { now_ms() },
+        time_epoch_ms: if ctx.request_time_epoch > 0 { ctx.request_time_epoch } else { clock.now_ms() },
         domain_name: ctx.domain_name,
         protocol: ctx.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
         malformed,
@@ -178,12 +189,8 @@ fn encode_query_part(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-pub(crate) fn new_request_id() -> String {
+pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// Renders a response for the format of the event it answers.

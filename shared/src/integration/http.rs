@@ -1,25 +1,23 @@
 //! HTTP proxy integration: forwards the request to a URL template and relays the answer.
 //!
-//! Connections are pooled in one client per process, so warm invocations reuse them. Hop-by-hop headers are
-//! not forwarded; `X-Forwarded-For`, `-Proto` and `-Port` are added, as API Gateway does for proxies.
+//! Hop-by-hop headers are not forwarded; `X-Forwarded-For`, `-Proto` and `-Port` are added, as API Gateway does
+//! for proxies. Connections come from the process's pooled [`HttpClient`].
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
+use http_body_util::Full;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::{
+    clients::{
+        HttpClient,
+        http::{error_chain, read_body},
+    },
     config::Piece,
     error::GatewayError,
-    pipeline::Matched,
-    request::{GatewayRequest, GatewayResponse},
+    request::{GatewayRequest, GatewayResponse, Matched},
 };
 
 /// API Gateway's response payload limit.
@@ -56,56 +54,6 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-/// A pooled HTTP/1.1 client for http:// and https:// backends. Cheap to clone.
-#[derive(Clone)]
-pub struct HttpClient {
-    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-}
-
-impl HttpClient {
-    pub fn new() -> Result<Self, std::io::Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
-            Ok(b) => b,
-            // No system certificates: http:// backends still work, https:// ones fail at handshake.
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(std::io::Error::other)?
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            ),
-        };
-        let connector = builder.https_or_http().enable_http1().build();
-        let inner = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(55)).build(connector);
-        Ok(Self { inner })
-    }
-
-    /// A GET whose answer must be a 200 within `timeout` and at most `limit` bytes (key documents, for
-    /// authorizers). The error says which of those failed.
-    pub async fn fetch(&self, url: &str, timeout: Duration, limit: usize) -> Result<Bytes, String> {
-        let request = Request::get(url)
-            .header(header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| format!("bad URL {url:?}: {e}"))?;
-        let exchange = async {
-            let response = self.inner.request(request).await.map_err(|e| error_chain(&e))?;
-            if response.status() != http::StatusCode::OK {
-                return Err(format!("{url} answered {}", response.status()));
-            }
-            Limited::new(response.into_body(), limit)
-                .collect()
-                .await
-                .map(http_body_util::Collected::to_bytes)
-                .map_err(|e| format!("{url}: body over {limit} bytes or unreadable: {e}"))
-        };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| format!("{url} took over {} ms", timeout.as_millis()))?
-    }
-}
-
 pub struct HttpIntegration {
     client: HttpClient,
     url: Vec<Piece>,
@@ -121,7 +69,7 @@ impl HttpIntegration {
     pub async fn call(&self, request: &GatewayRequest, matched: &Matched) -> Result<GatewayResponse, GatewayError> {
         let outgoing = self.build(request, matched)?;
         let exchange = async {
-            let response = self.client.inner.request(outgoing).await.map_err(|e| {
+            let response = self.client.send(outgoing).await.map_err(|e| {
                 let detail = error_chain(&e);
                 if e.is_connect() {
                     GatewayError::IntegrationUnreachable(detail)
@@ -130,11 +78,9 @@ impl HttpIntegration {
                 }
             })?;
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
+            let body = read_body(body, MAX_RESPONSE_BYTES)
                 .await
-                .map_err(|e| GatewayError::IntegrationFailure(format!("reading the backend's body: {e}")))?
-                .to_bytes();
+                .map_err(|e| GatewayError::IntegrationFailure(format!("reading the backend's body: {e}")))?;
             Ok::<_, GatewayError>((parts, body))
         };
         let (parts, body) = tokio::time::timeout(self.timeout, exchange)
@@ -207,15 +153,4 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)) {
         headers.remove(name);
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

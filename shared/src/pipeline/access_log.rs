@@ -2,27 +2,33 @@
 //! fields of API Gateway's access-log `$context` variables. It runs for every request, errors included.
 //! Internal error detail goes here and only here; the client sees API Gateway's message.
 
-use super::Exchange;
-use crate::{error::GatewayError, request::GatewayResponse};
+use super::{Exchange, SyncStage};
+use crate::error::GatewayError;
 
-pub(super) fn record(ex: &Exchange, route_key: Option<&str>, response: &GatewayResponse, error: Option<&GatewayError>) {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    tracing::info!(
-        target: "tollgate::access",
-        requestId = %ex.request.request_id,
-        routeKey = route_key.unwrap_or("-"),
-        httpMethod = %ex.request.method,
-        path = %ex.request.raw_path,
-        protocol = %ex.request.protocol,
-        status = response.status.as_u16(),
-        responseLength = response.body.len(),
-        responseLatency = ms(ex.received.elapsed()),
-        integrationLatency = ex.integration_latency.map(ms),
-        integrationStatus = ex.integration_status,
-        sourceIp = %ex.request.source_ip,
-        // API Gateway's $context.identity.apiKeyId: the key's id, never its value.
-        apiKeyId = ex.caller.as_ref().map(|c| c.key.id.as_str()),
-        errorType = error.map(GatewayError::error_type),
-        errorDetail = error.map(ToString::to_string),
-    );
+pub(super) struct AccessLog;
+
+impl SyncStage for AccessLog {
+    fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        let (status, length) = ex.response.as_ref().map_or((0, 0), |r| (r.status.as_u16(), r.body.len()));
+        tracing::info!(
+            target: "tollgate::access",
+            requestId = %ex.request.request_id,
+            routeKey = ex.route.as_ref().map_or("-", |m| &*m.key),
+            httpMethod = %ex.request.method,
+            path = %ex.request.raw_path,
+            protocol = %ex.request.protocol,
+            status,
+            responseLength = length,
+            responseLatency = ms(ex.received.elapsed()),
+            integrationLatency = ex.integration_latency.map(ms),
+            integrationStatus = ex.integration_status,
+            sourceIp = %ex.request.source_ip,
+            // API Gateway's $context.identity.apiKeyId: the key's id, never its value.
+            apiKeyId = ex.caller.as_ref().map(|c| c.key.id.as_str()),
+            errorType = ex.error.as_ref().map(GatewayError::error_type),
+            errorDetail = ex.error.as_ref().map(ToString::to_string),
+        );
+        Ok(())
+    }
 }

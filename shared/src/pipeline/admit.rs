@@ -1,7 +1,7 @@
 //! Stage 1, admit: the request is well-formed and within API Gateway's limits.
 //! It does not look at routes; an oversized request to a missing route is still 413, as in API Gateway.
 
-use super::{Exchange, Flow};
+use super::{Exchange, SyncStage};
 use crate::error::GatewayError;
 
 /// API Gateway's payload limit (REST and HTTP APIs).
@@ -11,8 +11,8 @@ pub const MAX_HEADER_BYTES: usize = 10 * 1024;
 
 pub(super) struct Admit;
 
-impl Admit {
-    pub(super) fn run(&self, ex: &mut Exchange) -> Result<Flow, GatewayError> {
+impl SyncStage for Admit {
+    fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
         let req = &ex.request;
         if let Some(why) = &req.malformed {
             return Err(GatewayError::BadRequest(why.clone()));
@@ -31,7 +31,7 @@ impl Admit {
         }
         check_percent_encoding(&req.raw_path).map_err(GatewayError::BadRequest)?;
         check_percent_encoding(&req.raw_query).map_err(GatewayError::BadRequest)?;
-        Ok(Flow::Continue)
+        Ok(())
     }
 }
 

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use super::{Exchange, Flow, refusal};
+use super::{Exchange, Stage};
 use crate::{
     config::{ApiKeySource, Definition},
     error::GatewayError,
-    usage::meter::Meter,
+    metering::Meter,
 };
 
-pub(super) struct ApiKey {
+pub(super) struct IdentifyKey {
     meter: Option<Arc<Meter>>,
     source: ApiKeySource,
     stage: String,
@@ -18,7 +18,7 @@ pub(super) struct ApiKey {
     required: Vec<bool>,
 }
 
-impl ApiKey {
+impl IdentifyKey {
     pub(super) fn new(definition: &Definition, meter: Option<Arc<Meter>>) -> Self {
         Self {
             meter,
@@ -27,22 +27,23 @@ impl ApiKey {
             required: definition.routes.iter().map(|r| r.api_key_required).collect(),
         }
     }
+}
 
-    pub(super) async fn run(&self, ex: &mut Exchange) -> Result<Flow, GatewayError> {
-        let route = ex.matched.as_ref().map_or(0, |m| m.route);
+impl Stage for IdentifyKey {
+    async fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        let route = ex.matched()?.route;
         if !self.required.get(route).copied().unwrap_or(false) {
-            return Ok(Flow::Continue);
+            return Ok(());
         }
         let value = match self.source {
             ApiKeySource::Header => ex.request.header("x-api-key"),
-            ApiKeySource::Authorizer => ex.usage_identifier_key.as_deref(),
+            ApiKeySource::Authorizer => ex.usage_identifier_key(),
         };
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Err(GatewayError::Forbidden("no API key in the request"));
         };
         let meter = self.meter.as_ref().ok_or_else(|| GatewayError::Internal("API keys need a store".into()))?;
-        let caller = meter.identify(value, &self.stage).await.map_err(|r| refusal(meter, r))?;
-        ex.caller = Some(caller);
-        Ok(Flow::Continue)
+        ex.caller = Some(meter.identify(value, &self.stage).await?);
+        Ok(())
     }
 }

@@ -1,66 +1,53 @@
-//! Stage 7, integrate: calls the route's backend and times the call.
+//! Stage 7, integrate: calls the route's backend and times the call. A response already in the exchange (a
+//! cached one, once there is a cache) is not fetched again.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::Exchange;
+use super::{Exchange, Stage};
 use crate::{
-    config::Definition,
-    error::GatewayError,
-    integration::{Backends, Integration, MissingBackend},
-    request::GatewayResponse,
+    backends::Backends, clients::MissingClient, config::Definition, error::GatewayError, integration::Integration,
+    request::ApiContext,
 };
 
-/// What every integration may need to know about the API it serves.
-#[derive(Debug, Clone)]
-pub struct IntegrationContext {
-    pub api_id: String,
-    pub stage: String,
-    pub stage_variables: BTreeMap<String, String>,
-}
-
 pub(super) struct Integrate {
-    context: IntegrationContext,
-    /// Per route, in definition order: its key text and its integration.
-    routes: Vec<(String, Integration)>,
+    context: Arc<ApiContext>,
+    /// Per route, in definition order.
+    routes: Vec<Integration>,
 }
 
 impl Integrate {
-    pub(super) fn new(definition: &Definition, backends: &Backends) -> Result<Self, MissingBackend> {
+    pub(super) fn new(
+        definition: &Definition,
+        backends: &Backends,
+        context: Arc<ApiContext>,
+    ) -> Result<Self, MissingClient> {
         let routes = definition
             .routes
             .iter()
-            .map(|r| {
-                let integration = Integration::new(&r.integration, backends)
-                    .map_err(|e| MissingBackend { route: r.key_text.clone(), ..e })?;
-                Ok((r.key_text.clone(), integration))
-            })
-            .collect::<Result<_, MissingBackend>>()?;
-        let context = IntegrationContext {
-            api_id: definition.api_name.clone(),
-            stage: definition.stage.clone(),
-            stage_variables: definition.stage_variables.clone(),
-        };
+            .map(|r| Integration::new(&r.integration, &r.key_text, backends.lambda.as_ref(), backends.http.as_ref()))
+            .collect::<Result<_, _>>()?;
         Ok(Self { context, routes })
     }
+}
 
-    pub(super) fn context(&self) -> &IntegrationContext {
-        &self.context
-    }
-
-    pub(super) async fn run(&self, ex: &mut Exchange) -> Result<GatewayResponse, GatewayError> {
-        let matched = ex.matched.as_ref().ok_or_else(|| GatewayError::Internal("integrate ran before route".into()))?;
-        let (key, integration) = &self.routes[matched.route];
+impl Stage for Integrate {
+    async fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        if ex.response.is_some() {
+            return Ok(());
+        }
+        let matched = ex.matched()?;
+        let integration = &self.routes[matched.route];
         let started = Instant::now();
-        let result = integration.call(&ex.request, matched, key, &self.context, ex.authorized.as_ref()).await;
+        let response = integration.call(&ex.request, matched, &self.context, ex.authorized.as_ref()).await;
         // API Gateway reports no integration latency for mocks: nothing was called.
-        if !matches!(integration, Integration::Mock(_)) {
+        if integration.is_backend() {
             ex.integration_latency = Some(started.elapsed());
         }
-        if let Ok(response) = &result {
-            ex.integration_status = Some(response.status.as_u16());
-        }
-        result
+        let response = response?;
+        ex.integration_status = Some(response.status.as_u16());
+        ex.response = Some(response);
+        Ok(())
     }
 }

@@ -1,145 +1,54 @@
 //! The request pipeline: a fixed list of stages, one file each, sharing one [`Exchange`] per request.
 //!
-//! Life of a request (also in the README):
-//!
-//! | # | stage | file | may end the request with |
-//! |---|-------|------|--------------------------|
-//! | 1 | admit: well-formed and within API Gateway's size limits | `admit.rs` | 400, 413 |
-//! | 2 | route: select the route in API Gateway's order | `route.rs` | 404 |
-//! | 3 | policy: the resource policy's source-IP rules | `policy.rs` | 403 |
-//! | 4 | authenticate: JWT or Lambda authorizer | `authenticate.rs` | 401, 403, 500 |
-//! | 5 | API key: the caller's key and usage plan, on routes that require one | `api_key.rs` | 403, 500 |
-//! | 6 | meter: throttles, then quota | `meter.rs` | 429, 500 |
-//! | – | validate, cache: slots below, filled by later work | – | 400, cached 200 |
-//! | 7 | integrate: Lambda, HTTP or mock | `integrate.rs` | 502, 504 |
-//! | 8 | respond: error bodies, request id, rate-limit and WWW-Authenticate headers | `respond.rs` | – |
-//! | 9 | access log: one JSON line, always | `access_log.rs` | – |
-//!
-//! Stages never call each other. A stage returns `Ok(Flow::Continue)`, `Ok(Flow::Respond(..))` to answer
-//! without going further (a cache hit will), or `Err(GatewayError)`, which respond turns into API Gateway's
-//! error shape.
+//! Every stage has one shape, [`Stage`] (or its sync twin [`SyncStage`]): it reads and writes the exchange and
+//! either goes on (`Ok`) or ends the request with an error that already knows API Gateway's answer. What a stage
+//! needs beyond the exchange it holds itself, built once from the definition. Stages never call each other;
+//! [`Pipeline::run`] below reads as the life of a request (also in `docs/architecture.md`).
 
 mod access_log;
 mod admit;
 mod api_key;
 mod authenticate;
+mod exchange;
 mod integrate;
-mod meter;
+mod limits;
 mod policy;
 mod respond;
 mod route;
 
-use std::{sync::Arc, time::Duration};
-
-use tokio::time::Instant;
+use std::sync::Arc;
 
 use crate::{
-    auth::lambda::PresetEvent,
-    clock::MICROS_PER_SEC,
-    config::{Definition, RouteSpec},
+    auth::{arn_prefix, lambda::PresetEvent},
+    backends::Backends,
+    clients::MissingClient,
+    config::Definition,
     error::{GatewayError, RateLimit},
-    integration::Backends,
-    request::{GatewayRequest, GatewayResponse},
-    usage::meter::{Caller, Meter, Refusal},
+    metering::{Caller, Meter},
+    request::{ApiContext, Authorized, GatewayRequest, GatewayResponse},
 };
 
 pub use admit::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
-pub use integrate::IntegrationContext;
+pub use exchange::Exchange;
 pub use respond::error_response;
 
-/// What a stage decided.
-#[derive(Debug)]
-pub enum Flow {
-    /// Go on to the next stage.
-    Continue,
-    /// Answer now with this response; later stages do not run (respond and the access log still do).
-    Respond(GatewayResponse),
+/// One step in the life of a request.
+pub(crate) trait Stage {
+    /// Does the stage's one job on the exchange; an error ends the request with API Gateway's answer for it.
+    async fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError>;
 }
 
-/// The matched route and its decoded path parameters.
-#[derive(Debug, Clone)]
-pub struct Matched {
-    pub route: usize,
-    pub params: Vec<(String, String)>,
-}
-
-/// Everything one request carries through the stages.
-#[derive(Debug)]
-pub struct Exchange {
-    pub request: GatewayRequest,
-    pub matched: Option<Matched>,
-    pub received: Instant,
-    /// Time spent waiting on the integration, for the access log.
-    pub integration_latency: Option<Duration>,
-    /// The status the integration answered with, before any mapping.
-    pub integration_status: Option<u16>,
-    /// What the route's authorizer established about the caller.
-    pub authorized: Option<crate::auth::Authorized>,
-    /// The API key an authorizer named (`usageIdentifierKey`), for `apiKeys.source: AUTHORIZER`.
-    pub usage_identifier_key: Option<String>,
-    /// The caller's key and plan, once the API key stage found them.
-    pub caller: Option<Caller>,
-    /// The quota state to report in `RateLimit-*` headers.
-    pub rate_limit: Option<RateLimit>,
-    /// The event Lambda authorizers get when the front end has it (WebSocket `$connect`).
-    pub authorizer_event: Option<PresetEvent>,
-}
-
-impl Exchange {
-    pub fn new(request: GatewayRequest) -> Self {
-        Self {
-            request,
-            matched: None,
-            received: Instant::now(),
-            integration_latency: None,
-            integration_status: None,
-            authorized: None,
-            usage_identifier_key: None,
-            caller: None,
-            rate_limit: None,
-            authorizer_event: None,
-        }
-    }
-}
-
-/// The error a meter refusal is answered with.
-pub(crate) fn refusal(meter: &Meter, refusal: Refusal) -> GatewayError {
-    let secs_until = |at_us: i64| {
-        u64::try_from((at_us - meter.now_us()).max(0)).unwrap_or(0).div_ceil(MICROS_PER_SEC.unsigned_abs())
-    };
-    match refusal {
-        Refusal::Forbidden(why) => GatewayError::Forbidden(why),
-        Refusal::Throttled { retry_at_us, burst } => GatewayError::Throttled(RateLimit {
-            limit: u64::from(burst),
-            remaining: 0,
-            reset_secs: secs_until(retry_at_us),
-        }),
-        Refusal::QuotaExceeded { limit, resets_at_ms } => {
-            GatewayError::QuotaExceeded(RateLimit { limit, remaining: 0, reset_secs: secs_until(resets_at_ms * 1_000) })
-        }
-        Refusal::StoreDown(detail) => GatewayError::Internal(format!("usage plan store: {detail}")),
-    }
+/// [`Stage`] for steps that never wait.
+pub(crate) trait SyncStage {
+    fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError>;
 }
 
 /// What the stages before the integration established about an admitted caller.
 #[derive(Debug, Clone, Default)]
 pub struct Admission {
-    pub authorized: Option<crate::auth::Authorized>,
+    pub authorized: Option<Authorized>,
     pub caller: Option<Caller>,
     pub rate_limit: Option<RateLimit>,
-}
-
-/// The pipeline of one definition and stage. Build once (cold start), run per request.
-pub struct Pipeline {
-    routes: Arc<[RouteSpec]>,
-    admit: admit::Admit,
-    route: route::Route,
-    policy: policy::Policy,
-    authenticate: authenticate::Authenticate,
-    api_key: api_key::ApiKey,
-    meter: meter::MeterStage,
-    integrate: integrate::Integrate,
-    usage: Option<Arc<Meter>>,
 }
 
 /// Why a pipeline could not be built from a definition.
@@ -148,50 +57,66 @@ pub enum BuildError {
     #[error(transparent)]
     Routes(#[from] crate::route_table::RouteTableError),
     #[error(transparent)]
-    Backend(#[from] crate::integration::MissingBackend),
+    Client(#[from] MissingClient),
     #[error("routes require API keys or throttles, and no usage-plan store was configured")]
     NoStore,
-    #[error("resourcePolicy: {0}")]
-    Policy(String),
+}
+
+/// The pipeline of one definition and stage. Build once (cold start), run per request.
+pub struct Pipeline {
+    admit: admit::Admit,
+    route: route::MatchRoute,
+    policy: policy::CheckPolicy,
+    authenticate: authenticate::Authenticate,
+    api_key: api_key::IdentifyKey,
+    limits: limits::ApplyLimits,
+    integrate: integrate::Integrate,
+    respond: respond::Respond,
+    access_log: access_log::AccessLog,
+    meter: Option<Arc<Meter>>,
 }
 
 impl Pipeline {
     pub fn new(definition: &Definition, backends: &Backends) -> Result<Self, BuildError> {
-        let routes: Arc<[RouteSpec]> = definition.routes.clone().into();
-        let clock = backends.clock.clone().unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
-        let usage = match (&backends.store, definition.uses_store()) {
+        let meter = match (&backends.store, definition.uses_store()) {
             (Some(store), _) => {
-                Some(Arc::new(Meter::new(Arc::clone(store), Arc::clone(&clock), definition.api_keys.cache_seconds)))
+                Some(Arc::new(Meter::new(Arc::clone(store), backends.clock(), definition.api_keys.cache_seconds)))
             }
             (None, true) => return Err(BuildError::NoStore),
             (None, false) => None,
         };
+        let context = Arc::new(ApiContext {
+            api_id: definition.api_name.clone(),
+            stage: definition.stage.clone(),
+            stage_variables: definition.stage_variables.clone(),
+            arn_prefix: arn_prefix(&backends.account),
+        });
         Ok(Self {
             admit: admit::Admit,
-            route: route::Route::new(&routes)?,
-            policy: policy::Policy::new(definition).map_err(BuildError::Policy)?,
-            authenticate: authenticate::Authenticate::new(definition, backends, &clock)?,
-            api_key: api_key::ApiKey::new(definition, usage.clone()),
-            meter: meter::MeterStage::new(definition, usage.clone()),
-            integrate: integrate::Integrate::new(definition, backends)?,
-            routes,
-            usage,
+            route: route::MatchRoute::new(&definition.routes)?,
+            policy: policy::CheckPolicy::new(definition, Arc::clone(&context)),
+            authenticate: authenticate::Authenticate::new(definition, backends, Arc::clone(&context))?,
+            api_key: api_key::IdentifyKey::new(definition, meter.clone()),
+            limits: limits::ApplyLimits::new(definition, meter.clone()),
+            integrate: integrate::Integrate::new(definition, backends, context)?,
+            respond: respond::Respond,
+            access_log: access_log::AccessLog,
+            meter,
         })
     }
 
     /// This instance's meter, when the definition meters anything.
     pub fn meter(&self) -> Option<&Arc<Meter>> {
-        self.usage.as_ref()
+        self.meter.as_ref()
     }
 
     /// Runs one request through every stage and returns the response to send.
     pub async fn run(&self, request: GatewayRequest) -> GatewayResponse {
         let mut ex = Exchange::new(request);
-        let outcome = self.process(&mut ex).await;
-        let (response, error) = respond::shape(&ex, outcome);
-        let route_key = ex.matched.as_ref().map(|m| self.routes[m.route].key_text.as_str());
-        access_log::record(&ex, route_key, &response, error.as_ref());
-        response
+        if let Err(error) = self.process(&mut ex).await {
+            ex.error = Some(error);
+        }
+        self.finish(ex)
     }
 
     /// Runs the stages before the integration only (WebSocket `$connect`): what they established about the
@@ -203,51 +128,47 @@ impl Pipeline {
     ) -> Result<Admission, GatewayResponse> {
         let mut ex = Exchange::new(request);
         ex.authorizer_event = authorizer_event;
-        let outcome = match self.guard(&mut ex).await {
-            Ok(None) => Ok(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), bytes::Bytes::new())),
-            Ok(Some(response)) => Ok(response),
-            Err(e) => Err(e),
-        };
-        let (response, error) = respond::shape(&ex, outcome);
-        let route_key = ex.matched.as_ref().map(|m| self.routes[m.route].key_text.as_str());
-        access_log::record(&ex, route_key, &response, error.as_ref());
-        if !response.status.is_success() {
-            return Err(response);
+        match self.guard(&mut ex).await {
+            Ok(()) => ex.response = Some(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), "")),
+            Err(error) => ex.error = Some(error),
         }
-        Ok(Admission { authorized: ex.authorized, caller: ex.caller, rate_limit: ex.rate_limit })
+        let admission =
+            Admission { authorized: ex.authorized.take(), caller: ex.caller.take(), rate_limit: ex.rate_limit };
+        let admitted = ex.error.is_none();
+        let response = self.finish(ex);
+        if admitted { Ok(admission) } else { Err(response) }
     }
 
-    async fn process(&self, ex: &mut Exchange) -> Result<GatewayResponse, GatewayError> {
-        if let Some(response) = self.guard(ex).await? {
-            return Ok(response);
-        }
-        // Slots for request validation (400) and the response cache (may respond).
+    /// The life of a request, up to its answer.
+    async fn process(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        self.guard(ex).await?;
+        // (validate and cache: later stages, here)
+        // 7. The route's backend: Lambda, HTTP or mock (502, 504, 413).
         self.integrate.run(ex).await
     }
 
-    /// Every stage before the integration; `Some` when one of them answered.
-    async fn guard(&self, ex: &mut Exchange) -> Result<Option<GatewayResponse>, GatewayError> {
-        // Refuse what API Gateway would refuse before spending anything on it.
-        if let Flow::Respond(r) = self.admit.run(ex)? {
-            return Ok(Some(r));
-        }
-        // Every later stage is per route, so routing comes first.
-        if let Flow::Respond(r) = self.route.run(ex)? {
-            return Ok(Some(r));
-        }
-        if let Flow::Respond(r) = self.policy.run(ex)? {
-            return Ok(Some(r));
-        }
-        let route_key = ex.matched.as_ref().map_or("", |m| self.routes[m.route].key_text.as_str());
-        if let Flow::Respond(r) = self.authenticate.run(ex, self.integrate.context(), route_key).await? {
-            return Ok(Some(r));
-        }
-        if let Flow::Respond(r) = self.api_key.run(ex).await? {
-            return Ok(Some(r));
-        }
-        if let Flow::Respond(r) = self.meter.run(ex).await? {
-            return Ok(Some(r));
-        }
-        Ok(None)
+    /// The stages that decide whether the request may reach its backend, cheapest refusal first.
+    async fn guard(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        // 1. Refuse what API Gateway would refuse before spending anything on it (400, 413).
+        self.admit.run(ex)?;
+        // 2. Select the route in API Gateway's order; every later stage is per route (404).
+        self.route.run(ex)?;
+        // 3. The resource policy's source-IP rules, the API's then the route's (403).
+        self.policy.run(ex)?;
+        // 4. The route's authorizer: a JWT verified in process, or a Lambda authorizer, cached (401, 403, 500).
+        self.authenticate.run(ex).await?;
+        // 5. The caller's API key and the usage plan covering this stage, where the route requires one (403).
+        self.api_key.run(ex).await?;
+        // 6. Throttles, then the key's quota (429).
+        self.limits.run(ex).await
+    }
+
+    /// The stages that run for every request, however it ended.
+    fn finish(&self, mut ex: Exchange) -> GatewayResponse {
+        // 8. The answer: API Gateway's error body, request id, rate-limit and WWW-Authenticate headers.
+        let _ = self.respond.run(&mut ex);
+        // 9. One access-log line.
+        let _ = self.access_log.run(&mut ex);
+        ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into())))
     }
 }

@@ -1,31 +1,35 @@
-//! Stage 8, respond: turns the outcome into the response the client gets. Errors become API Gateway's
-//! `{"message": ...}` body with `x-amzn-ErrorType`; every response carries the request id under both names
-//! API Gateway uses (`x-amzn-RequestId` for REST, `apigw-requestid` for HTTP APIs).
+//! Stage 8, respond: turns what the exchange holds into the response the client gets. An error becomes API
+//! Gateway's `{"message": ...}` body with `x-amzn-ErrorType`; every response carries the request id under both
+//! names API Gateway uses (`x-amzn-RequestId` for REST, `apigw-requestid` for HTTP APIs).
 
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::Exchange;
+use super::{Exchange, SyncStage};
 use crate::{
     error::{GatewayError, RateLimit},
     request::GatewayResponse,
 };
 
-pub(super) fn shape(
-    ex: &Exchange,
-    outcome: Result<GatewayResponse, GatewayError>,
-) -> (GatewayResponse, Option<GatewayError>) {
-    let (mut response, error) = match outcome {
-        Ok(response) => (response, None),
-        Err(error) => (error_response(&error), Some(error)),
-    };
-    if let Some(limit) = ex.rate_limit.filter(|_| error.is_none()) {
-        rate_limit_headers(&mut response.headers, limit);
+pub(super) struct Respond;
+
+impl SyncStage for Respond {
+    fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        let mut response = match (&ex.error, ex.response.take()) {
+            (Some(error), _) => error_response(error),
+            (None, Some(response)) => response,
+            // Every path sets one or the other; answer as for an internal fault if not.
+            (None, None) => GatewayResponse::new(StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), ""),
+        };
+        if let Some(limit) = ex.rate_limit.filter(|_| ex.error.is_none()) {
+            rate_limit_headers(&mut response.headers, limit);
+        }
+        if let Ok(id) = HeaderValue::try_from(ex.request.request_id.as_str()) {
+            response.headers.insert("x-amzn-requestid", id.clone());
+            response.headers.insert("apigw-requestid", id);
+        }
+        ex.response = Some(response);
+        Ok(())
     }
-    if let Ok(id) = HeaderValue::try_from(ex.request.request_id.as_str()) {
-        response.headers.insert("x-amzn-requestid", id.clone());
-        response.headers.insert("apigw-requestid", id);
-    }
-    (response, error)
 }
 
 /// API Gateway's answer for an error: status, `{"message": "..."}`, `x-amzn-ErrorType`.

@@ -1,6 +1,6 @@
 //! Where WebSocket connections and their channel subscriptions live. Like [`super::Store`], the trait is
 //! named for what the WebSocket API does (record a connection, subscribe it, list a channel's members page by
-//! page) and both stores implement it: DynamoDB (the connections table, see the README) and the embedded
+//! page) and both stores implement it: DynamoDB (the connections table, see `docs/websocket.md`) and the embedded
 //! store (memory only: connections do not outlive the `tollgate serve` process that holds their sockets).
 //!
 //! Reaching a channel's members is always a query on an index, never a scan: `members` pages through them.

@@ -154,19 +154,6 @@ fn counter_id(c: QuotaCounter<'_>) -> String {
     format!("{}#{}#{}", c.plan, c.key, c.period_start)
 }
 
-/// GCRA on one bucket: as many of `want` tokens as conform now, or when the next one will.
-pub(crate) fn gcra_take(tat: Option<Micros>, cadence: Cadence, want: u32, now: Micros) -> (Slice, Option<Micros>) {
-    let start = tat.map_or(now, |t| t.max(now));
-    let horizon = now + cadence.tolerance_us;
-    if start > horizon {
-        return (Slice::Refused { retry_at_us: start - cadence.tolerance_us }, tat);
-    }
-    let fit = (horizon - start) / cadence.interval_us + 1;
-    let count = u32::try_from(fit).unwrap_or(u32::MAX).min(want).max(1);
-    let new_tat = start + i64::from(count) * cadence.interval_us;
-    (Slice::Granted { start_us: start, count }, Some(new_tat))
-}
-
 impl Store for EmbeddedStore {
     fn insert_key_value<'a>(&'a self, hash: &'a KeyHash, key_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
@@ -278,7 +265,7 @@ impl Store for EmbeddedStore {
                 .lock()
                 .map_err(|_| StoreError::Failed("the embedded store's lock is poisoned".to_owned()))?;
             let tat = inner.buckets.get(bucket).copied();
-            let (slice, new_tat) = gcra_take(tat, cadence, want, now_us);
+            let (slice, new_tat) = super::gcra::take(tat, cadence, want, now_us);
             if let Some(t) = new_tat {
                 inner.buckets.insert(bucket.to_owned(), t);
             }

@@ -2,7 +2,8 @@
 //! key's value, take a slice of a throttle, take quota), not for storage mechanics, and it is narrow enough to
 //! be implemented exactly on DynamoDB without transactions:
 //!
-//! * [`dynamo::DynamoStore`]: one DynamoDB table, for the router on Lambda (table design in the README);
+//! * [`dynamo::DynamoStore`]: one DynamoDB table, for the router on Lambda (table design in
+//!   `docs/keys-and-plans.md`);
 //! * [`embedded::EmbeddedStore`]: in memory with a file behind it, the default for `tollgate serve`.
 //!
 //! Both pass the same conformance suite (`tests/store_conformance.rs`).
@@ -10,6 +11,7 @@
 pub mod connections;
 pub mod dynamo;
 pub mod embedded;
+mod gcra;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin};
 

@@ -15,7 +15,6 @@ pub const MAX_IMPORTED_LEN: usize = 128;
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     // The OS generator only fails if the kernel has none; nothing secure can be done then.
-    #[allow(clippy::expect_used)]
     ring::rand::SystemRandom::new().fill(&mut out).expect("the operating system's random generator failed");
     out
 }

@@ -1,14 +1,9 @@
-//! Usage plans and API keys: the records (this file), key values, quota periods, the exact distributed
-//! throttle and quota, the per-instance meter, and the admin operations that the meter function and the
-//! `tollgate` CLI share.
+//! Usage plans and API keys as records: keys (this file), key values and their hashes, plans with their
+//! throttles and quotas, and quota periods. What enforces them per request is `metering`; what edits them is
+//! `admin`.
 
-pub mod admin;
-pub mod admin_api;
 pub mod key_value;
-pub mod meter;
 pub mod period;
-pub mod quota;
-pub mod throttle;
 
 use std::collections::BTreeMap;
 
@@ -136,6 +131,13 @@ pub const MAX_CONNECTIONS_PER_KEY: u32 = 10_000;
 pub const MAX_ROUTE_THROTTLES: usize = 20;
 
 impl Plan {
+    /// A period's allowance: the limit, less the offset in the plan's first period. `None`: no quota.
+    pub fn allowance(&self, period_start: chrono::NaiveDate) -> Option<u64> {
+        let quota = self.quota?;
+        let first = quota.period.start_of(period::day_of(self.created_at_ms));
+        Some(if period_start == first { quota.limit - quota.offset } else { quota.limit })
+    }
+
     pub fn check(&self) -> Result<(), String> {
         check_name(&self.name)?;
         if let Some(t) = &self.throttle {
@@ -147,7 +149,7 @@ impl Plan {
         for (route, t) in &self.route_throttles {
             // An HTTP route key (`GET /pets`), or a WebSocket one (an action name, `$default`).
             if route.contains(' ') {
-                crate::config::RouteKey::parse(route).map_err(|e| format!("route throttle {route:?}: {e}"))?;
+                crate::route_key::RouteKey::parse(route).map_err(|e| format!("route throttle {route:?}: {e}"))?;
             } else if route.is_empty() || route.len() > 128 || route.chars().any(char::is_control) {
                 return Err(format!("route throttle {route:?}: a WebSocket route key is 1-128 printable characters"));
             }

@@ -16,8 +16,11 @@ use super::{
     fanout::{self, Endpoint},
 };
 use crate::{
-    auth::Authorized, config::ApiKeySource, pipeline::Admission, request::GatewayResponse,
-    store::connections::Connection, usage::KeyHash,
+    config::ApiKeySource,
+    pipeline::Admission,
+    request::{Authorized, GatewayResponse},
+    store::connections::Connection,
+    usage::KeyHash,
 };
 
 /// How long after its handshake a connection is surely past `$connect` (API Gateway's integration timeout is
@@ -30,7 +33,14 @@ impl WebSocketApi {
         let request = event.handshake_request();
         let api_key = request.header("x-api-key").map(str::to_owned);
         // Built only for a Lambda authorizer: the other stages never read it.
-        let authorizer_event = self.lambda_authorizer.then(|| event.authorizer_event(&self.stage));
+        let authorizer_event = match self.lambda_authorizer.then(|| event.authorizer_event(&self.context)) {
+            None => None,
+            Some(Ok(preset)) => Some(preset),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "cannot build the authorizer event");
+                return WsResponse::error(500, "Internal server error");
+            }
+        };
         let admission = match self.admission.admit(request, authorizer_event).await {
             Ok(a) => a,
             Err(refusal) => return refused(&refusal),
@@ -81,7 +91,7 @@ impl WebSocketApi {
         let connected_at = if ctx.connected_at > 0 { ctx.connected_at } else { now };
         let connection = Connection {
             id: id.to_owned(),
-            stage: self.stage.clone(),
+            stage: self.context.stage.clone(),
             connected_at_ms: connected_at,
             source_ip: ctx.identity.source_ip.clone(),
             user_agent: ctx.identity.user_agent.clone(),
@@ -155,7 +165,7 @@ impl WebSocketApi {
         if record.expires_at_ms <= now {
             return false;
         }
-        if record.stage != self.stage || now - record.connected_at_ms < CONNECT_SETTLED_MS {
+        if record.stage != self.context.stage || now - record.connected_at_ms < CONNECT_SETTLED_MS {
             return true;
         }
         match self.poster.is_open(endpoint, &record.id).await {
@@ -197,7 +207,7 @@ fn refused(response: &GatewayResponse) -> WsResponse {
 
 /// `requestContext.authorizer` for the integrations of this connection (API Gateway's 1.0 shape).
 fn authorizer_context(admission: &Admission) -> Option<Map<String, Value>> {
-    match crate::integration::lambda_event::authorizer_v1(admission.authorized.as_ref()?) {
+    match crate::event::proxy::authorizer_v1(admission.authorized.as_ref()?) {
         Value::Object(map) => Some(map),
         _ => None,
     }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     auth::{lambda::PresetEvent, route_arn},
-    request::{GatewayRequest, Origin},
+    request::{ApiContext, GatewayRequest},
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -139,8 +139,6 @@ pub enum EventError {
     Shape(String),
     #[error("the event has no {0}")]
     Missing(&'static str),
-    #[error("expected a {expected} event, got routeKey {got:?}")]
-    WrongRoute { expected: &'static str, got: String },
 }
 
 impl WsEvent {
@@ -213,38 +211,56 @@ impl WsEvent {
             headers.insert("x-api-key", value);
         }
         GatewayRequest {
-            origin: Origin::Http,
-            method: http::Method::GET,
-            raw_path: "/".to_owned(),
             raw_query: query.finish(),
             headers,
-            body: bytes::Bytes::new(),
             source_ip: ctx.identity.source_ip.clone(),
             user_agent: ctx.identity.user_agent.clone(),
             request_id: ctx.request_id.clone(),
             time_epoch_ms: ctx.request_time_epoch,
             domain_name: Some(ctx.domain_name.clone()).filter(|d| !d.is_empty()),
-            protocol: "HTTP/1.1".to_owned(),
-            malformed: None,
+            ..GatewayRequest::new(http::Method::GET, "/")
         }
     }
 
     /// The event a `$connect` Lambda authorizer gets: this one less its body and any earlier authorizer's
-    /// result, with `methodArn` `{api}/{stage}/$connect` (`stage` when the event names none).
-    pub fn authorizer_event(&self, stage: &str) -> PresetEvent {
+    /// result, with `type: REQUEST`, the stage's variables, and `methodArn` `{api}/{stage}/$connect` (the API's
+    /// stage when the event names none).
+    pub fn authorizer_event(&self, api: &ApiContext) -> Result<PresetEvent, serde_json::Error> {
         let ctx = &self.request_context;
-        let stage = if ctx.stage.is_empty() { stage } else { ctx.stage.as_str() };
-        let mut fields = match serde_json::to_value(self) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
+        let stage = if ctx.stage.is_empty() { api.stage.as_str() } else { ctx.stage.as_str() };
+        let arn = route_arn(&api.arn_prefix, &ctx.api_id, stage, &ctx.route_key);
+        let request_context = WsContext { authorizer: None, ..ctx.clone() };
+        let event = ConnectAuthorizerEvent {
+            kind: "REQUEST",
+            method_arn: &arn,
+            headers: self.headers.as_ref(),
+            multi_value_headers: self.multi_value_headers.as_ref(),
+            query_string_parameters: self.query_string_parameters.as_ref(),
+            multi_value_query_string_parameters: self.multi_value_query_string_parameters.as_ref(),
+            stage_variables: &api.stage_variables,
+            request_context: &request_context,
         };
-        fields.remove("body");
-        fields.remove("isBase64Encoded");
-        if let Some(Value::Object(context)) = fields.get_mut("requestContext") {
-            context.remove("authorizer");
-        }
-        PresetEvent { fields, arn: route_arn(&ctx.api_id, stage, &ctx.route_key) }
+        Ok(PresetEvent { event: serde_json::to_vec(&event)?, arn })
     }
+}
+
+/// What a `$connect` Lambda authorizer is sent (API Gateway's WebSocket `REQUEST` authorizer event).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectAuthorizerEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    method_arn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_value_headers: Option<&'a BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_string_parameters: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_value_query_string_parameters: Option<&'a BTreeMap<String, Vec<String>>>,
+    stage_variables: &'a BTreeMap<String, String>,
+    request_context: &'a WsContext,
 }
 
 /// What the front door knows about one connection, to build its events.

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::{WebSocketApi, event::WsEvent, event::WsResponse};
 use crate::{
+    clients::{InvokeFailure, invoke},
     config::WsLambda,
-    integration::{InvokeError, lambda::MAX_PAYLOAD_BYTES},
 };
 
 /// Why an integration gave no usable reply (the client is told "Internal server error").
@@ -14,39 +14,25 @@ use crate::{
 pub(super) enum IntegrationError {
     #[error("no Lambda client")]
     NoClient,
-    #[error("timed out after {0} ms")]
-    Timeout(u128),
+    #[error("cannot serialize the event: {0}")]
+    Event(#[from] serde_json::Error),
     #[error(transparent)]
-    Invoke(#[from] InvokeError),
-    #[error("function error {kind}: {detail}")]
-    Function { kind: String, detail: String },
-    #[error("malformed reply: {0}")]
-    Reply(String),
+    Invoke(#[from] InvokeFailure),
 }
 
 impl WebSocketApi {
     pub(super) async fn invoke(&self, lambda: &WsLambda, event: &WsEvent) -> Result<WsResponse, IntegrationError> {
         let invoker = self.lambda.as_ref().ok_or(IntegrationError::NoClient)?;
-        let payload = serde_json::to_vec(event).map_err(|e| IntegrationError::Reply(e.to_string()))?;
-        let out = tokio::time::timeout(lambda.timeout, invoker.invoke(&lambda.function, payload))
-            .await
-            .map_err(|_| IntegrationError::Timeout(lambda.timeout.as_millis()))??;
-        if let Some(kind) = out.function_error {
-            let detail = String::from_utf8_lossy(&out.payload).into_owned();
-            return Err(IntegrationError::Function { kind, detail });
-        }
-        if out.payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(IntegrationError::Reply(format!("{} bytes", out.payload.len())));
-        }
-        reply(&out.payload)
+        let payload = serde_json::to_vec(event)?;
+        Ok(invoke(invoker.as_ref(), &lambda.function, payload, lambda.timeout, reply).await?)
     }
 }
 
-fn reply(payload: &[u8]) -> Result<WsResponse, IntegrationError> {
+fn reply(payload: &[u8]) -> Result<WsResponse, String> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(WsResponse::ok());
     }
-    let value: Value = serde_json::from_slice(payload).map_err(|e| IntegrationError::Reply(e.to_string()))?;
+    let value: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     match value {
         Value::Null => Ok(WsResponse::ok()),
         Value::Object(ref obj) if obj.contains_key("statusCode") => {
@@ -57,9 +43,7 @@ fn reply(payload: &[u8]) -> Result<WsResponse, IntegrationError> {
             }
             .and_then(|n| u16::try_from(n).ok())
             .filter(|s| (100..=599).contains(s))
-            .ok_or_else(|| {
-                IntegrationError::Reply(format!("statusCode {} is not an HTTP status", obj["statusCode"]))
-            })?;
+            .ok_or_else(|| format!("statusCode {} is not an HTTP status", obj["statusCode"]))?;
             let headers = obj
                 .get("headers")
                 .and_then(Value::as_object)

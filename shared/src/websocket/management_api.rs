@@ -28,11 +28,6 @@ impl ManagementApi {
         Self { config, clients: Mutex::default() }
     }
 
-    /// From the environment (`AWS_REGION`, the execution role's credentials).
-    pub async fn from_env() -> Self {
-        Self::new(crate::integration::sdk_config_loader().load().await)
-    }
-
     fn client(&self, endpoint: &Endpoint) -> Client {
         let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         clients

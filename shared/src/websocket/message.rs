@@ -11,14 +11,7 @@ use super::{
     event::{WsEvent, WsResponse},
     fanout::Endpoint,
 };
-use crate::{
-    config::WsTarget,
-    store::connections::Connection,
-    usage::{
-        FailMode,
-        meter::{Limit, Meter},
-    },
-};
+use crate::{config::WsTarget, error::GatewayError, metering::Refusal, store::connections::Connection};
 
 /// What a message is, once read.
 pub(super) struct Incoming<'a> {
@@ -102,21 +95,12 @@ impl WebSocketApi {
         self.spec.selection.iter().try_fold(json, |value, field| value.get(field))?.as_str()
     }
 
-    /// Counts the message against the key's plan: its throttle for this route, its throttle, its quota.
+    /// Counts the message against the key's plan, as an HTTP request to the route would be counted: its
+    /// throttle for this route, its throttle, its quota.
     async fn meter_message(&self, connection: &Connection, route_key: &str) -> Result<(), &'static str> {
         let (Some(hash), Some(meter)) = (&connection.key_hash, self.meter()) else { return Ok(()) };
-        let caller = meter.identify_hash(hash, &self.stage).await.map_err(|r| message_of(meter, r))?;
-        let who = format!("key#{}#{}", caller.plan.id, caller.key.id);
-        let mut limits = Vec::with_capacity(2);
-        if let Some(throttle) = caller.plan.route_throttles.get(route_key) {
-            limits.push(Limit { bucket: format!("{who}#{route_key}"), throttle: *throttle });
-        }
-        if let Some(throttle) = caller.plan.throttle {
-            limits.push(Limit { bucket: who, throttle });
-        }
-        let fail: FailMode = caller.plan.on_store_error;
-        meter.throttle(&limits, fail).await.map_err(|r| message_of(meter, r))?;
-        meter.quota(&caller).await.map_err(|r| message_of(meter, r))?;
+        let caller = meter.identify_hash(hash, &self.context.stage).await.map_err(message_of)?;
+        meter.admit(Some(&caller), route_key, &[]).await.map_err(message_of)?;
         Ok(())
     }
 
@@ -130,8 +114,8 @@ impl WebSocketApi {
 }
 
 /// The HTTP API's message for a meter refusal (`Forbidden`, `Too Many Requests`, `Limit Exceeded`, ...).
-fn message_of(meter: &Meter, refusal: crate::usage::meter::Refusal) -> &'static str {
-    match crate::pipeline::refusal(meter, refusal).message() {
+fn message_of(refusal: Refusal) -> &'static str {
+    match GatewayError::from(refusal).message() {
         std::borrow::Cow::Borrowed(m) => m,
         std::borrow::Cow::Owned(_) => "Internal server error",
     }

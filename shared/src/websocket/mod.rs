@@ -27,11 +27,14 @@ use std::{
 use serde_json::json;
 
 use crate::{
+    backends::{Backends, BackendsError},
+    clients::{Invoker, MissingClient},
     clock::SharedClock,
-    config::{Definition, IntegrationSpec, RouteKey, RouteSpec, WebSocketSpec},
-    gateway::StartError,
-    integration::{Backends, Invoker},
+    config::{AuthorizerSpec, Definition, IntegrationSpec, RouteKey, RouteSpec, WebSocketSpec},
+    gateway::{StartError, load_definition},
     pipeline::{BuildError, Pipeline},
+    request::ApiContext,
+    settings::Settings,
     store::{
         connections::{Connection, ConnectionStore},
         dynamo::{DynamoOptions, DynamoStore},
@@ -45,21 +48,22 @@ use self::{
 };
 pub use event::{Peer, WsResponse};
 
-/// The Lambda function for `route`: builds the API from the environment ([`WebSocketApi::from_env`]) once,
+/// The Lambda function `function`: builds the API from the settings ([`WebSocketApi::from_settings`]) once,
 /// then answers each event with [`WebSocketApi::handle`]. What `ws-connect`, `ws-default` and `ws-disconnect`
 /// run.
-pub async fn run_on_lambda(route: Route) -> Result<(), lambda_runtime::Error> {
-    let api = Arc::new(WebSocketApi::from_env().await?);
+pub async fn run_on_lambda(function: WsFunction) -> Result<(), lambda_runtime::Error> {
+    let api =
+        Arc::new(crate::function::start(async |settings| Ok(WebSocketApi::from_settings(&settings).await?)).await?);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let api = Arc::clone(&api);
-        async move { Ok::<_, lambda_runtime::Error>(api.handle(route, event.payload).await) }
+        async move { Ok::<_, lambda_runtime::Error>(api.handle(function, event.payload).await) }
     }))
     .await
 }
 
 /// Which of the three functions an event was delivered to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub enum WsFunction {
     Connect,
     Message,
     Disconnect,
@@ -73,8 +77,10 @@ const RECORD_GRACE_MS: i64 = 10 * 60 * 1_000;
 /// The WebSocket API of one definition and stage. Build once (cold start), answer events.
 pub struct WebSocketApi {
     spec: WebSocketSpec,
-    stage: String,
     key_source: crate::config::ApiKeySource,
+    /// The API and stage: what a `$connect` Lambda authorizer's ARN names and the stage variables its event
+    /// carries.
+    context: ApiContext,
     /// The HTTP pipeline, up to the meter, over one route standing for the handshake.
     admission: Pipeline,
     /// `$connect` has a Lambda authorizer, which gets the WebSocket authorizer event.
@@ -120,8 +126,8 @@ impl WebSocketApi {
         handshake.stage_throttle = None;
         let admission = Pipeline::new(&handshake, backends).map_err(StartError::Build)?;
         if spec.lambda_functions().next().is_some() && backends.lambda.is_none() {
-            return Err(StartError::Build(BuildError::Backend(crate::integration::MissingBackend {
-                route: "websocket".to_owned(),
+            return Err(StartError::Build(BuildError::Client(MissingClient {
+                needed_by: "websocket".to_owned(),
                 kind: "Lambda",
             })));
         }
@@ -130,54 +136,56 @@ impl WebSocketApi {
             .authorizer
             .as_ref()
             .and_then(|name| definition.authorizers.get(name))
-            .is_some_and(|a| matches!(a, crate::config::AuthorizerFile::Lambda { .. }));
-        Ok(Self {
+            .is_some_and(|a| matches!(a, AuthorizerSpec::Lambda(_)));
+        let context = ApiContext {
+            api_id: definition.api_name.clone(),
             stage: definition.stage.clone(),
+            stage_variables: definition.stage_variables.clone(),
+            arn_prefix: crate::auth::arn_prefix(&backends.account),
+        };
+        Ok(Self {
             key_source: definition.api_keys.source,
+            context,
             admission,
             lambda_authorizer,
             connections,
             poster,
             lambda: backends.lambda.clone(),
-            clock: backends.clock.clone().unwrap_or_else(|| Arc::new(crate::clock::SystemClock)),
-            endpoint: std::env::var("TOLLGATE_WS_ENDPOINT").ok().filter(|e| !e.is_empty()).map(Endpoint),
+            clock: backends.clock(),
+            endpoint: None,
             known: Mutex::default(),
             spec,
         })
     }
 
-    /// For the functions on Lambda: the definition named by `TOLLGATE_CONFIG` for `TOLLGATE_STAGE` (as the
-    /// router), connections in the DynamoDB table `TOLLGATE_CONNECTIONS_TABLE`, and API Gateway's
-    /// Management API to post through.
-    pub async fn from_env() -> Result<Self, StartError> {
-        let path = std::env::var_os("TOLLGATE_CONFIG")
-            .map_or_else(|| std::path::PathBuf::from(crate::gateway::DEFAULT_CONFIG), std::path::PathBuf::from);
-        let stage = std::env::var("TOLLGATE_STAGE").ok().filter(|s| !s.is_empty());
-        let definition = Definition::load(&path, stage.as_deref())?;
-        let backends = Backends::for_definition(&definition).await?;
-        let table = std::env::var("TOLLGATE_CONNECTIONS_TABLE").ok().filter(|t| !t.is_empty()).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "TOLLGATE_CONNECTIONS_TABLE must name the connections table",
-            )
-        })?;
-        let store = DynamoStore::connect(&DynamoOptions { table, endpoint: None }).await;
-        let poster = ManagementApi::from_env().await;
-        Self::new(&definition, &backends, Arc::new(store), Arc::new(poster))
+    /// For the functions on Lambda: the definition the settings name (as the router's), connections in the
+    /// DynamoDB table `TOLLGATE_CONNECTIONS_TABLE`, and API Gateway's Management API to post through (at
+    /// `TOLLGATE_WS_ENDPOINT` when set, for custom domains).
+    pub async fn from_settings(settings: &Settings) -> Result<Self, StartError> {
+        let definition = load_definition(settings)?;
+        let backends = Backends::for_definition(&definition, settings).await?;
+        let table = settings.require_connections_table().map_err(BackendsError::from)?.to_owned();
+        let store = DynamoStore::connect(&DynamoOptions { table, endpoint: None }, settings).await;
+        let poster = ManagementApi::new(crate::clients::aws::loader(settings, false).load().await);
+        let api = Self::new(&definition, &backends, Arc::new(store), Arc::new(poster))?;
+        Ok(match &settings.ws_endpoint {
+            Some(endpoint) => api.with_endpoint(Endpoint(endpoint.clone())),
+            None => api,
+        })
     }
 
     /// Answers one event as Lambda delivers it to the function for `route`. An event that is not one (or
     /// not for this function) gets a 400 in API Gateway's shape, never a panic.
-    pub async fn handle(&self, route: Route, payload: serde_json::Value) -> WsResponse {
+    pub async fn handle(&self, function: WsFunction, payload: serde_json::Value) -> WsResponse {
         let event = match WsEvent::parse(payload) {
             Ok(event) => event,
             Err(e) => return WsResponse::error(400, &format!("Bad request: {e}")),
         };
         let route_key = event.request_context.route_key.as_str();
-        match route {
-            Route::Connect if route_key == "$connect" => self.connect(&event).await,
-            Route::Disconnect if route_key == "$disconnect" => self.disconnect(&event).await,
-            Route::Message if route_key != "$connect" && route_key != "$disconnect" => self.message(&event).await,
+        match function {
+            WsFunction::Connect if route_key == "$connect" => self.connect(&event).await,
+            WsFunction::Disconnect if route_key == "$disconnect" => self.disconnect(&event).await,
+            WsFunction::Message if route_key != "$connect" && route_key != "$disconnect" => self.message(&event).await,
             _ => WsResponse::error(400, &format!("Bad request: this function does not answer {route_key} events")),
         }
     }
@@ -198,7 +206,7 @@ impl WebSocketApi {
     }
 
     /// This instance's usage-plan meter, if the WebSocket API meters anything.
-    pub fn meter(&self) -> Option<&Arc<crate::usage::meter::Meter>> {
+    pub fn meter(&self) -> Option<&Arc<crate::metering::Meter>> {
         self.admission.meter()
     }
 

@@ -1,38 +1,70 @@
-//! The proxy events a Lambda integration receives, payload formats 1.0 and 2.0, shaped as API Gateway sends
-//! them (behaviour reference §1.1, §1.2). Built from borrowed data and serialized once, straight to bytes.
+//! The events Lambda functions receive for a request, payload formats 1.0 and 2.0, shaped as API Gateway sends
+//! them (behaviour reference §1.1, §1.2): the proxy event an integration gets, and the `REQUEST` event a Lambda
+//! authorizer gets (the same event less the body, plus `type`, the ARN and the identity). Built from borrowed
+//! data and serialized once, straight to bytes.
 
 use std::collections::BTreeMap;
 
 use http::HeaderMap;
 use serde::Serialize;
 
+use super::{body, time::request_time};
 use crate::{
-    auth::Authorized,
     config::PayloadVersion,
-    event::{body, time::request_time},
-    pipeline::{IntegrationContext, Matched},
-    request::GatewayRequest,
+    request::{ApiContext, Authorized, GatewayRequest, Matched},
 };
+
+/// Who the event is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipient<'a> {
+    /// The route's integration, told what the authorizer established.
+    Integration { authorized: Option<&'a Authorized> },
+    /// A `REQUEST` Lambda authorizer, judging `arn` by the identity sources' `values`.
+    Authorizer { arn: &'a str, values: &'a [String] },
+}
 
 /// Serializes the event for `version`.
 pub fn build(
     version: PayloadVersion,
     request: &GatewayRequest,
     matched: &Matched,
-    route_key: &str,
-    context: &IntegrationContext,
-    authorized: Option<&Authorized>,
+    context: &ApiContext,
+    recipient: Recipient<'_>,
 ) -> Result<Vec<u8>, serde_json::Error> {
     let common = Common::new(request, matched, context);
     match version {
         PayloadVersion::V2 => {
-            let mut event = v2(request, route_key, context, &common);
-            event.request_context.authorizer = authorized.map(authorizer_v2);
+            let mut event = v2(request, &matched.key, context, &common);
+            match recipient {
+                Recipient::Integration { authorized } => {
+                    event.request_context.authorizer = authorized.map(authorizer_v2);
+                }
+                Recipient::Authorizer { arn, values } => {
+                    event.body = None;
+                    event.is_base64_encoded = None;
+                    event.kind = Some("REQUEST");
+                    event.route_arn = Some(arn);
+                    event.identity_source = Some(values);
+                }
+            }
             serde_json::to_vec(&event)
         }
         PayloadVersion::V1 => {
-            let mut event = v1(request, route_key, context, &common);
-            event.request_context.authorizer = authorized.map(authorizer_v1);
+            let mut event = v1(request, &matched.key, context, &common);
+            match recipient {
+                Recipient::Integration { authorized } => {
+                    event.request_context.authorizer = authorized.map(authorizer_v1);
+                }
+                Recipient::Authorizer { arn, values } => {
+                    event.body = None;
+                    event.is_base64_encoded = None;
+                    event.kind = Some("REQUEST");
+                    event.method_arn = Some(arn);
+                    let joined = values.join(",");
+                    event.identity_source = Some(joined.clone());
+                    event.authorization_token = Some(joined);
+                }
+            }
             serde_json::to_vec(&event)
         }
     }
@@ -47,7 +79,7 @@ fn authorizer_v2(authorized: &Authorized) -> serde_json::Value {
 }
 
 /// `requestContext.authorizer` in payload 1.0: `{"claims", "scopes"}`, or the context with `principalId`.
-pub(crate) fn authorizer_v1(authorized: &Authorized) -> serde_json::Value {
+pub fn authorizer_v1(authorized: &Authorized) -> serde_json::Value {
     match authorized {
         Authorized::Jwt { claims, scopes } => serde_json::json!({ "claims": claims, "scopes": scopes }),
         Authorized::Lambda { principal_id, context, .. } => {
@@ -74,7 +106,7 @@ struct Common<'a> {
 }
 
 impl<'a> Common<'a> {
-    fn new(request: &'a GatewayRequest, matched: &'a Matched, context: &'a IntegrationContext) -> Self {
+    fn new(request: &'a GatewayRequest, matched: &'a Matched, context: &'a ApiContext) -> Self {
         let domain_name = request.domain_name.as_deref().unwrap_or("localhost");
         let staged_path = if context.stage == "$default" {
             request.raw_path.clone()
@@ -116,7 +148,15 @@ struct V2<'a> {
     request_context: V2Context<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<&'a str>,
-    is_base64_encoded: bool,
+    /// `None` for an authorizer, which gets no body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_base64_encoded: Option<bool>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_source: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]
@@ -146,12 +186,7 @@ struct V2Http<'a> {
     user_agent: &'a str,
 }
 
-fn v2<'a>(
-    request: &'a GatewayRequest,
-    route_key: &'a str,
-    context: &'a IntegrationContext,
-    common: &'a Common<'a>,
-) -> V2<'a> {
+fn v2<'a>(request: &'a GatewayRequest, route_key: &'a str, context: &'a ApiContext, common: &'a Common<'a>) -> V2<'a> {
     let cookies = request
         .headers
         .get_all(http::header::COOKIE)
@@ -199,7 +234,10 @@ fn v2<'a>(
             authorizer: None,
         },
         body: common.body.as_ref().map(|(b, _)| b.as_str()),
-        is_base64_encoded: common.body.as_ref().is_some_and(|(_, b64)| *b64),
+        is_base64_encoded: Some(common.body.as_ref().is_some_and(|(_, b64)| *b64)),
+        kind: None,
+        route_arn: None,
+        identity_source: None,
     }
 }
 
@@ -219,8 +257,19 @@ struct V1<'a> {
     path_parameters: Option<&'a BTreeMap<&'a str, &'a str>>,
     stage_variables: Option<&'a BTreeMap<String, String>>,
     request_context: V1Context<'a>,
-    body: Option<&'a str>,
-    is_base64_encoded: bool,
+    /// `None` (absent) for an authorizer; `Some(None)` is a body-less request's `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_base64_encoded: Option<bool>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method_arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -262,12 +311,7 @@ struct V1Identity<'a> {
     user_arn: Option<&'a str>,
 }
 
-fn v1<'a>(
-    request: &'a GatewayRequest,
-    route_key: &'a str,
-    context: &'a IntegrationContext,
-    common: &'a Common<'a>,
-) -> V1<'a> {
+fn v1<'a>(request: &'a GatewayRequest, route_key: &'a str, context: &'a ApiContext, common: &'a Common<'a>) -> V1<'a> {
     // `GET /pets/{id}` → resource `/pets/{id}`; `$default` stays `$default`.
     let resource = route_key.split_once(' ').map_or(route_key, |(_, path)| path);
     let mut multi_query: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -326,8 +370,12 @@ fn v1<'a>(
             stage: &context.stage,
             authorizer: None,
         },
-        body: common.body.as_ref().map(|(b, _)| b.as_str()),
-        is_base64_encoded: common.body.as_ref().is_some_and(|(_, b64)| *b64),
+        body: Some(common.body.as_ref().map(|(b, _)| b.as_str())),
+        is_base64_encoded: Some(common.body.as_ref().is_some_and(|(_, b64)| *b64)),
+        kind: None,
+        method_arn: None,
+        identity_source: None,
+        authorization_token: None,
     }
 }
 

@@ -3,15 +3,24 @@
 //! IAM policy grants the whole stage (`{api}/{stage}/*`), so API Gateway's cached policy does not deny the
 //! caller's next route (the known pitfall of caching a policy for one method ARN).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use serde_json::{Map, Value};
 
 use super::{
-    Authorized,
+    jwks::KeyRing,
     jwt::{JwtAuthorizer, JwtError},
 };
-use crate::usage::meter::{Meter, Refusal as MeterRefusal};
+use crate::{
+    clients::HttpClient,
+    clock::{SharedClock, SystemClock},
+    config::DEFAULT_KEY_CACHE_SECS,
+    function::FunctionError,
+    metering::{Meter, Refusal},
+    request::Authorized,
+    settings::{Settings, SettingsError},
+    store::dynamo::{DynamoOptions, DynamoStore},
+};
 
 /// The parts of an authorizer event a decision needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +56,7 @@ pub struct Grant {
 
 /// Why a request was not allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Denial {
     /// No credential, or one that is not valid: the function fails with "Unauthorized" (API Gateway: 401).
     Unauthorized,
     /// A valid credential that may not pass: Deny / `isAuthorized: false` (403).
@@ -55,9 +64,9 @@ pub enum Refusal {
 }
 
 /// The error a function returns for a 401; API Gateway matches its message exactly.
-#[derive(Debug, thiserror::Error)]
-#[error("Unauthorized")]
-pub struct Unauthorized;
+pub fn unauthorized() -> FunctionError {
+    FunctionError::new("Unauthorized", "Unauthorized")
+}
 
 impl AuthorizerRequest {
     pub fn parse(event: &Value) -> Result<Self, String> {
@@ -86,11 +95,11 @@ impl AuthorizerRequest {
     }
 
     /// The answer for a decision: a policy, a simple response, or the "Unauthorized" error.
-    pub fn answer(&self, decision: Result<Grant, Refusal>) -> Result<Value, Unauthorized> {
+    pub fn answer(&self, decision: Result<Grant, Denial>) -> Result<Value, FunctionError> {
         let grant = match decision {
-            Err(Refusal::Unauthorized) => return Err(Unauthorized),
+            Err(Denial::Unauthorized) => return Err(unauthorized()),
             Ok(grant) => Some(grant),
-            Err(Refusal::Forbidden) => None,
+            Err(Denial::Forbidden) => None,
         };
         if self.kind == RequestKind::V2 {
             let context =
@@ -117,14 +126,14 @@ impl AuthorizerRequest {
 /// The API key authorizer (`functions/authorizer`): the key comes from the TOKEN, the `x-api-key` header, or
 /// (for browsers opening a WebSocket) the `apiKey` query parameter. A usable key is granted with its value as
 /// `usageIdentifierKey`, so usage plans meter it; a missing one is 401, an unknown or disabled one 403.
-pub async fn api_key_decision(meter: &Meter, request: &AuthorizerRequest) -> Result<Result<Grant, Refusal>, String> {
+pub async fn api_key_decision(meter: &Meter, request: &AuthorizerRequest) -> Result<Result<Grant, Denial>, String> {
     let value = request
         .token
         .clone()
         .or_else(|| request.headers.get("x-api-key").cloned())
         .or_else(|| request.query.get("apiKey").cloned())
         .filter(|v| !v.is_empty());
-    let Some(value) = value else { return Ok(Err(Refusal::Unauthorized)) };
+    let Some(value) = value else { return Ok(Err(Denial::Unauthorized)) };
     match meter.key_for(&value).await {
         Ok(key) => {
             let mut context = Map::new();
@@ -132,8 +141,8 @@ pub async fn api_key_decision(meter: &Meter, request: &AuthorizerRequest) -> Res
             context.insert("keyName".into(), key.name.into());
             Ok(Ok(Grant { principal_id: key.id, context, usage_identifier_key: Some(value) }))
         }
-        Err(MeterRefusal::StoreDown(e)) => Err(e),
-        Err(_) => Ok(Err(Refusal::Forbidden)),
+        Err(Refusal::StoreDown(e)) => Err(e),
+        Err(_) => Ok(Err(Denial::Forbidden)),
     }
 }
 
@@ -144,7 +153,7 @@ pub async fn jwt_decision(
     verifier: &JwtAuthorizer,
     scopes: &[String],
     request: &AuthorizerRequest,
-) -> Result<Grant, Refusal> {
+) -> Result<Grant, Denial> {
     let token = request
         .token
         .clone()
@@ -157,8 +166,63 @@ pub async fn jwt_decision(
             context.insert("scope".into(), scopes.join(" ").into());
             Ok(Grant { principal_id, context, usage_identifier_key: None })
         }
-        Ok(Authorized::Lambda { .. }) | Err(JwtError::Missing | JwtError::Invalid(_)) => Err(Refusal::Unauthorized),
-        Err(JwtError::InsufficientScope) => Err(Refusal::Forbidden),
+        Ok(Authorized::Lambda { .. }) | Err(JwtError::Missing | JwtError::Invalid(_)) => Err(Denial::Unauthorized),
+        Err(JwtError::InsufficientScope) => Err(Denial::Forbidden),
+    }
+}
+
+/// The API key authorizer function (`functions/authorizer`): keys from the table `TOLLGATE_TABLE`.
+pub struct ApiKeyFunction {
+    meter: Meter,
+}
+
+impl ApiKeyFunction {
+    pub async fn from_settings(settings: &Settings) -> Result<Self, FunctionError> {
+        let options = DynamoOptions { table: settings.require_table()?.to_owned(), endpoint: None };
+        let store = Arc::new(DynamoStore::connect(&options, settings).await);
+        Ok(Self { meter: Meter::new(store, Arc::new(SystemClock), DEFAULT_KEY_CACHE_SECS) })
+    }
+
+    /// Answers one authorizer event.
+    pub async fn answer(&self, event: &Value) -> Result<Value, FunctionError> {
+        let request = AuthorizerRequest::parse(event).map_err(|e| FunctionError::new("InvalidEvent", e))?;
+        let decision = api_key_decision(&self.meter, &request)
+            .await
+            .map_err(|e| FunctionError::new("StoreUnavailable", format!("cannot read API keys: {e}")))?;
+        request.answer(decision)
+    }
+}
+
+/// The JWT authorizer function (`functions/jwt-authorizer`), configured by `TOLLGATE_JWT_*`.
+pub struct JwtFunction {
+    verifier: JwtAuthorizer,
+    scopes: Vec<String>,
+}
+
+impl JwtFunction {
+    pub fn from_settings(settings: &Settings) -> Result<Self, FunctionError> {
+        let jwt = &settings.jwt;
+        let issuer = jwt.issuer.clone().ok_or(SettingsError::Missing {
+            name: "TOLLGATE_JWT_ISSUER",
+            why: "the issuer whose tokens are accepted",
+        })?;
+        if jwt.audiences.is_empty() {
+            Err(SettingsError::Missing {
+                name: "TOLLGATE_JWT_AUDIENCES",
+                why: "the accepted audiences, comma-separated",
+            })?;
+        }
+        let http = HttpClient::new().map_err(|e| FunctionError::new("ClientSetupFailed", e.to_string()))?;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let keys = KeyRing::new(issuer.clone(), jwt.jwks_uri.clone(), http, Arc::clone(&clock));
+        let verifier = JwtAuthorizer::new(issuer, jwt.audiences.clone(), jwt.leeway_seconds, keys, clock);
+        Ok(Self { verifier, scopes: jwt.scopes.clone() })
+    }
+
+    /// Answers one authorizer event.
+    pub async fn answer(&self, event: &Value) -> Result<Value, FunctionError> {
+        let request = AuthorizerRequest::parse(event).map_err(|e| FunctionError::new("InvalidEvent", e))?;
+        request.answer(jwt_decision(&self.verifier, &self.scopes, &request).await)
     }
 }
 
@@ -213,12 +277,12 @@ mod tests {
         );
         assert_eq!(allow["usageIdentifierKey"], "v");
         assert_eq!(
-            rest.answer(Err(Refusal::Forbidden)).expect("deny")["policyDocument"]["Statement"][0]["Effect"],
+            rest.answer(Err(Denial::Forbidden)).expect("deny")["policyDocument"]["Statement"][0]["Effect"],
             "Deny"
         );
-        assert!(rest.answer(Err(Refusal::Unauthorized)).is_err());
+        assert!(rest.answer(Err(Denial::Unauthorized)).is_err());
         let v2 = AuthorizerRequest::parse(&event("authorizer-v2-request.json")).expect("v2");
-        assert_eq!(v2.answer(Err(Refusal::Forbidden)).expect("simple")["isAuthorized"], false);
+        assert_eq!(v2.answer(Err(Denial::Forbidden)).expect("simple")["isAuthorized"], false);
         assert_eq!(
             stage_wildcard("arn:aws:execute-api:eu-west-1:123456789012:abcdef123/test/$connect"),
             "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/test/*"

@@ -1,20 +1,30 @@
-//! The meter one gateway instance runs: who is calling (API key → plan, cached), and whether their throttles
-//! and quota admit the request. It holds only per-instance state (caches and token slices); everything shared
-//! between instances is in the store.
+//! Metering: the engine one gateway instance runs per request. It finds who is calling (API key → plan,
+//! cached) and whether their throttles and quota admit the request. It holds only per-instance state (caches
+//! and token slices); everything shared between instances is in the store. HTTP requests (the pipeline's
+//! limits stage) and WebSocket messages both go through [`Meter::admit`], so they name the same buckets in the
+//! same order.
+//!
+//! (Not to be confused with the `meter` Lambda function, which serves the admin API in `admin`.)
+
+pub mod limits;
+pub mod quota;
+pub mod throttle;
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
-use super::{
-    ApiKey, FailMode, KeyHash, Plan, Throttle,
-    quota::{QuotaScope, QuotaSlot, QuotaVerdict},
-    throttle::{ThrottleBucket, Verdict},
-};
+use quota::{QuotaScope, QuotaSlot, QuotaVerdict};
+use throttle::{ThrottleBucket, Verdict};
+
+pub use limits::Limit;
+
 use crate::{
     clock::{MICROS_PER_SEC, Micros, SharedClock},
+    error::{GatewayError, RateLimit},
     store::{Store, StoreError},
+    usage::{ApiKey, FailMode, KeyHash, Plan},
 };
 
 /// Past this many entries a per-instance map is emptied rather than grown (many cold keys); emptying only
@@ -35,24 +45,28 @@ pub struct Caller {
 pub enum Refusal {
     /// Missing, unknown, disabled or expired key, or no plan for this stage (the reason is for the log only).
     Forbidden(&'static str),
-    Throttled {
-        retry_at_us: Micros,
-        burst: u32,
-    },
-    QuotaExceeded {
-        limit: u64,
-        resets_at_ms: i64,
-    },
+    /// A throttle is empty; a token conforms again in `retry_after_secs`.
+    Throttled { retry_after_secs: u64, burst: u32 },
+    /// The quota is spent until its period ends in `resets_in_secs`.
+    QuotaExceeded { limit: u64, resets_in_secs: u64 },
     /// The store failed and the plan fails closed.
     StoreDown(String),
 }
 
-/// One throttle that applies to a request, most specific first.
-#[derive(Debug, Clone)]
-pub struct Limit {
-    /// The bucket's name in the store: who and what it limits.
-    pub bucket: String,
-    pub throttle: Throttle,
+/// API Gateway's answer for each refusal: 403, 429 (with the `Retry-After` and `RateLimit-*` facts), or 500.
+impl From<Refusal> for GatewayError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Forbidden(why) => Self::Forbidden(why),
+            Refusal::Throttled { retry_after_secs, burst } => {
+                Self::Throttled(RateLimit { limit: u64::from(burst), remaining: 0, reset_secs: retry_after_secs })
+            }
+            Refusal::QuotaExceeded { limit, resets_in_secs } => {
+                Self::QuotaExceeded(RateLimit { limit, remaining: 0, reset_secs: resets_in_secs })
+            }
+            Refusal::StoreDown(detail) => Self::Internal(format!("usage plan store: {detail}")),
+        }
+    }
 }
 
 /// A key record and when the value that found it stops working; `None`: no such value.
@@ -142,8 +156,30 @@ impl Meter {
         Ok(key)
     }
 
+    /// Meters one request (an HTTP request or a WebSocket message) on `route_key`: the caller's throttles (its
+    /// plan's limit for the route, then its plan's limit), then `shared` (the route's and the stage's, over
+    /// all callers), then the caller's quota. Returns the quota's state for the `RateLimit-*` headers.
+    pub async fn admit(
+        &self,
+        caller: Option<&Caller>,
+        route_key: &str,
+        shared: &[Limit],
+    ) -> Result<Option<RateLimit>, Refusal> {
+        let mut limits = caller.map(|c| limits::of_caller(c, route_key)).unwrap_or_default();
+        limits.extend_from_slice(shared);
+        if limits.is_empty() && caller.is_none() {
+            return Ok(None);
+        }
+        let fail = caller.map_or(FailMode::Open, |c| c.plan.on_store_error);
+        self.throttle(&limits, fail).await?;
+        match caller {
+            Some(caller) => self.quota(caller).await,
+            None => Ok(None),
+        }
+    }
+
     /// Applies each throttle in order; a refusal gives back the tokens the earlier ones took.
-    pub async fn throttle(&self, limits: &[Limit], fail: FailMode) -> Result<(), Refusal> {
+    async fn throttle(&self, limits: &[Limit], fail: FailMode) -> Result<(), Refusal> {
         let now = self.now_us();
         let mut taken: Vec<Arc<ThrottleBucket>> = Vec::with_capacity(limits.len());
         for limit in limits {
@@ -162,7 +198,8 @@ impl Meter {
                 for earlier in taken {
                     earlier.refund().await;
                 }
-                return Err(Refusal::Throttled { retry_at_us, burst: limit.throttle.burst_limit });
+                let retry_after_secs = secs_until(retry_at_us, now);
+                return Err(Refusal::Throttled { retry_after_secs, burst: limit.throttle.burst_limit });
             }
             taken.push(bucket);
         }
@@ -170,19 +207,26 @@ impl Meter {
     }
 
     /// Counts the request against the caller's quota (or just counts it, for a plan without one).
-    pub async fn quota(&self, caller: &Caller) -> Result<QuotaVerdict, Refusal> {
+    async fn quota(&self, caller: &Caller) -> Result<Option<RateLimit>, Refusal> {
         let slot = self.quota_slot(caller);
         let scope = QuotaScope { plan: &caller.plan, key_id: &caller.key.id };
         let now = self.now_us();
         match slot.admit(self.store.as_ref(), scope, now).await {
-            Ok(QuotaVerdict::Exceeded { limit, resets_at_ms }) => Err(Refusal::QuotaExceeded { limit, resets_at_ms }),
-            Ok(admitted) => Ok(admitted),
+            Ok(QuotaVerdict::Exceeded { limit, resets_at_ms }) => {
+                Err(Refusal::QuotaExceeded { limit, resets_in_secs: secs_until(resets_at_ms * 1_000, now) })
+            }
+            Ok(QuotaVerdict::Admitted { limit: Some(limit), remaining, resets_at_ms }) => Ok(Some(RateLimit {
+                limit,
+                remaining: remaining.unwrap_or(0),
+                // Whole seconds left, rounded down, as the headers have always said.
+                reset_secs: u64::try_from((resets_at_ms * 1_000 - now).max(0) / MICROS_PER_SEC).unwrap_or(0),
+            })),
+            Ok(QuotaVerdict::Admitted { limit: None, .. }) => Ok(None),
             Err(e) => match caller.plan.on_store_error {
                 FailMode::Open => {
                     tracing::warn!(plan = %caller.plan.id, key = %caller.key.id, error = %e, "Usage Plan check failed due to an internal error; serving and counting later");
                     slot.owe().await;
-                    let resets_at_ms = caller.plan.quota.map_or(0, |q| q.period.bounds(now / 1_000).1);
-                    Ok(QuotaVerdict::Admitted { limit: None, remaining: None, resets_at_ms })
+                    Ok(None)
                 }
                 FailMode::Closed => Err(Refusal::StoreDown(e.to_string())),
             },
@@ -283,4 +327,9 @@ fn insert_bounded<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, V>>, key: K
         }
         map.insert(key, value);
     }
+}
+
+/// Whole seconds from `now` until `at` (microseconds), rounded up.
+fn secs_until(at: Micros, now: Micros) -> u64 {
+    u64::try_from((at - now).max(0)).unwrap_or(0).div_ceil(MICROS_PER_SEC.unsigned_abs())
 }

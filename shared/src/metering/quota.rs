@@ -12,10 +12,10 @@
 use chrono::NaiveDate;
 use tokio::sync::Mutex;
 
-use super::{Plan, period};
 use crate::{
     clock::{MICROS_PER_SEC, Micros},
     store::{QuotaCounter, Store, StoreError},
+    usage::{Plan, period},
 };
 
 /// How long a block may be held before its unspent part goes back to the counter.
@@ -66,15 +66,6 @@ pub struct QuotaScope<'a> {
     pub key_id: &'a str,
 }
 
-impl QuotaScope<'_> {
-    /// The period's allowance: the limit, less the offset in the plan's first period. `None`: no quota.
-    pub fn allowance(&self, period_start: NaiveDate) -> Option<u64> {
-        let quota = self.plan.quota?;
-        let first = quota.period.start_of(period::day_of(self.plan.created_at_ms));
-        Some(if period_start == first { quota.limit - quota.offset } else { quota.limit })
-    }
-}
-
 impl QuotaSlot {
     /// Admits one request at `now_us`, or says the quota is spent.
     pub async fn admit(
@@ -86,7 +77,7 @@ impl QuotaSlot {
         let now_ms = now_us / 1_000;
         let period = scope.plan.quota.map_or(period::Period::Month, |q| q.period);
         let (start, resets_at_ms) = period.bounds(now_ms);
-        let allowance = scope.allowance(start);
+        let allowance = scope.plan.allowance(start);
         let counter = QuotaCounter { plan: &scope.plan.id, key: scope.key_id, period_start: start };
         let mut state = self.state.lock().await;
         if state.period != Some(start) {
@@ -143,7 +134,7 @@ impl QuotaSlot {
         {
             let counter = QuotaCounter { plan: &scope.plan.id, key: scope.key_id, period_start: period };
             let back = i64::try_from(state.left).unwrap_or(i64::MAX);
-            store.adjust_quota(counter, scope.allowance(period), back, day).await?;
+            store.adjust_quota(counter, scope.plan.allowance(period), back, day).await?;
             state.left = 0;
         }
         Ok(())

@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiKey, FailMode, KeyHash, KeyValueRef, Plan, Quota, Throttle, check_name, key_value, new_id, period};
-use crate::store::{Kind, Page, QuotaCounter, Store, StoreError, decode, encode};
+pub mod api;
+
+use crate::{
+    store::{Kind, Page, QuotaCounter, Store, StoreError, decode, encode},
+    usage::{ApiKey, FailMode, KeyHash, KeyValueRef, Plan, Quota, Throttle, check_name, key_value, new_id, period},
+};
 
 /// Records stay well under DynamoDB's 1 KB write unit.
 pub const MAX_RECORD_BYTES: usize = 900;
@@ -382,7 +386,6 @@ impl<'s> Admin<'s> {
         let mut values = BTreeMap::new();
         for key in keys {
             let records = self.store.quota_records(plan_id, &key, first_period, end).await?;
-            let scope = super::quota::QuotaScope { plan: &plan, key_id: &key };
             let mut days = Vec::new();
             let mut day = start;
             while day <= end {
@@ -392,7 +395,7 @@ impl<'s> Admin<'s> {
                 let used_through: i64 = record
                     .map(|r| r.used_by_day.iter().filter(|(d, _)| **d <= day).map(|(_, n)| *n).sum())
                     .unwrap_or(0);
-                let remaining = scope.allowance(period_start).map(|allow| {
+                let remaining = plan.allowance(period_start).map(|allow| {
                     i64::try_from(allow).unwrap_or(i64::MAX) + record.map_or(0, |r| r.extra) - used_through
                 });
                 days.push((used_on(day), remaining));
@@ -411,9 +414,8 @@ impl<'s> Admin<'s> {
         };
         self.key(key_id).await?;
         let (start, _) = quota.period.bounds(self.now_ms);
-        let scope = super::quota::QuotaScope { plan: &plan, key_id };
         let counter = QuotaCounter { plan: plan_id, key: key_id, period_start: start };
-        Ok(self.store.grant_quota(counter, scope.allowance(start), extra).await?)
+        Ok(self.store.grant_quota(counter, plan.allowance(start), extra).await?)
     }
 
     async fn keys_of_plan(&self, plan_id: &str) -> Result<Vec<String>> {

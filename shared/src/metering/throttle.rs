@@ -16,14 +16,14 @@
 
 use tokio::sync::Mutex;
 
-use super::Throttle;
 use crate::{
     clock::{MICROS_PER_SEC, Micros},
     store::{Cadence, Slice, Store, StoreError},
+    usage::Throttle,
 };
 
 /// Tokens an instance refused by an overloaded bucket waits for before asking again. Larger saves writes;
-/// smaller keeps admission closer to the bucket's own timing (measured: README, "Exactness").
+/// smaller keeps admission closer to the bucket's own timing (measured: `docs/performance.md`, under-admission).
 const OVERLOAD_SLICE: u32 = 4;
 /// A slice of an idle bucket is spent or lost by `start + count * interval`; ask for at least enough tokens to
 /// span this long, or a fast bucket's slices (1 µs apart at 1M/s) would expire between two requests.

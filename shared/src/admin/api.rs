@@ -5,11 +5,47 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::{Deserialize, de::DeserializeOwned};
 
-use super::admin::{Admin, AdminError, KeyPatch, NewKey, PlanInput};
+use std::sync::Arc;
+
+use super::{Admin, AdminError, KeyPatch, NewKey, PlanInput};
 use crate::{
+    clock::{SharedClock, SystemClock},
+    event::{self, GatewayEvent, GatewayEventResponse},
+    function::FunctionError,
     request::{GatewayRequest, GatewayResponse},
-    store::{Page, Store, StoreError},
+    settings::Settings,
+    store::{
+        Page, Store, StoreError,
+        dynamo::{DynamoOptions, DynamoStore},
+    },
 };
+
+/// The `meter` function (its deployed name): the admin API over the DynamoDB table `TOLLGATE_TABLE`.
+pub struct AdminFunction {
+    api: AdminApi,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+}
+
+impl AdminFunction {
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock) -> Self {
+        Self { api: AdminApi::new(), store, clock }
+    }
+
+    pub async fn from_settings(settings: &Settings) -> Result<Self, FunctionError> {
+        let options = DynamoOptions { table: settings.require_table()?.to_owned(), endpoint: None };
+        let store = Arc::new(DynamoStore::connect(&options, settings).await);
+        Ok(Self::new(store, Arc::new(SystemClock)))
+    }
+
+    /// Answers one Function URL (or API Gateway) event in its own format.
+    pub async fn handle(&self, event: GatewayEvent) -> GatewayEventResponse {
+        let origin = event.origin();
+        let request = event.into_request(self.clock.as_ref());
+        let response = self.api.handle(self.store.as_ref(), &request, self.clock.now_ms()).await;
+        event::render(origin, response)
+    }
+}
 
 /// The operations, matched by method and path.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +99,7 @@ struct GrantBody {
 
 impl AdminApi {
     pub fn new() -> Self {
-        let table: [(&str, Vec<(Method, Op)>); 8] = [
+        let table: [(&str, Vec<(Method, Op)>); 9] = [
             ("/keys", vec![(Method::POST, Op::CreateKey), (Method::GET, Op::ListKeys)]),
             (
                 "/keys/{id}",
@@ -78,15 +114,13 @@ impl AdminApi {
             ),
             ("/plans/{id}/keys/{key}", vec![(Method::PUT, Op::AddKey), (Method::DELETE, Op::RemoveKey)]),
             ("/plans/{id}/usage", vec![(Method::GET, Op::Usage)]),
+            ("/plans/{id}/keys/{key}/grant", vec![(Method::POST, Op::Grant)]),
         ];
         let mut routes = matchit::Router::new();
         for (path, ops) in table {
             // The table above is fixed and its paths distinct; a failure here is a programming error.
-            #[allow(clippy::expect_used)]
             routes.insert(path, ops).expect("admin routes are distinct");
         }
-        #[allow(clippy::expect_used)]
-        routes.insert("/plans/{id}/keys/{key}/grant", vec![(Method::POST, Op::Grant)]).expect("distinct");
         Self { routes }
     }
 

@@ -1,0 +1,242 @@
+//! The file format of `gateway.yaml`: serde shapes, their defaults, and nothing else. Unknown fields are
+//! refused. What these mean once checked is in `spec.rs`; the checks are in `check.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{MAX_TIMEOUT_MS, websocket::WebSocketFile};
+use crate::usage::Throttle;
+
+/// The whole `gateway.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayFile {
+    /// Shown in logs and as the `apiId` of events sent to integrations.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Stage name to its settings. With none, there is one stage, `$default`, without variables.
+    #[serde(default)]
+    pub stages: BTreeMap<String, StageFile>,
+    /// Route key to route (may be empty when the definition has a `websocket` section).
+    #[serde(default)]
+    pub routes: BTreeMap<String, RouteFile>,
+    /// A WebSocket API: its routes, built-in actions and limits.
+    #[serde(default)]
+    pub websocket: Option<WebSocketFile>,
+    /// Where API keys come from and how long their records are cached.
+    #[serde(default)]
+    pub api_keys: ApiKeysFile,
+    /// Authorizers by name; routes name one with `authorizer`.
+    #[serde(default)]
+    pub authorizers: BTreeMap<String, AuthorizerFile>,
+    /// The authorizer of routes that name none (`authorizer: NONE` opts a route out).
+    #[serde(default)]
+    pub default_authorizer: Option<String>,
+    /// Source-IP allow and deny lists over the whole API.
+    #[serde(default)]
+    pub resource_policy: Option<ResourcePolicyFile>,
+    /// Used by `tollgate serve` only; the router Lambda ignores it.
+    #[serde(default)]
+    pub local: LocalFile,
+}
+
+/// An authorizer's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AuthorizerFile {
+    /// Verifies a JWT in process against the issuer's keys (HTTP APIs' JWT authorizer).
+    #[serde(rename_all = "camelCase")]
+    Jwt {
+        issuer: String,
+        /// Accepted `aud` values (or `client_id` when the token has no `aud`); at most 50.
+        audiences: Vec<String>,
+        /// Where the keys are; default: `jwks_uri` from `{issuer}/.well-known/openid-configuration`.
+        #[serde(default)]
+        jwks_uri: Option<String>,
+        #[serde(default = "default_authorization_header")]
+        identity_source: String,
+        /// Clock skew allowed on `exp`, `nbf` and `iat`, 0-300 seconds.
+        #[serde(default)]
+        leeway_seconds: u64,
+    },
+    /// Invokes a Lambda authorizer with the event API Gateway sends.
+    #[serde(rename_all = "camelCase")]
+    Lambda {
+        function: String,
+        #[serde(default = "default_payload_version")]
+        payload_format_version: String,
+        /// Payload 1.0 only: `TOKEN` (one header) or `REQUEST` (default).
+        #[serde(default)]
+        event_type: Option<String>,
+        #[serde(default = "default_identity_sources")]
+        identity_sources: Vec<String>,
+        /// 0-3600; 0 turns the cache off.
+        #[serde(default = "default_authorizer_ttl")]
+        result_ttl_seconds: u64,
+        /// Payload 2.0 only: the function answers `{"isAuthorized": bool, "context": {...}}`.
+        #[serde(default)]
+        simple_responses: bool,
+        #[serde(default = "default_authorizer_timeout")]
+        timeout_ms: u64,
+    },
+}
+
+fn default_authorization_header() -> String {
+    "$request.header.Authorization".to_owned()
+}
+fn default_identity_sources() -> Vec<String> {
+    vec![default_authorization_header()]
+}
+fn default_authorizer_ttl() -> u64 {
+    300
+}
+fn default_authorizer_timeout() -> u64 {
+    10_000
+}
+
+/// Source IP ranges (CIDR, IPv4 or IPv6). A deny match always refuses; with an allow list, only matches pass.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourcePolicyFile {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// Where a route that requires an API key finds it (API Gateway's `apiKeySource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ApiKeySource {
+    /// The `x-api-key` header.
+    #[default]
+    Header,
+    /// The `usageIdentifierKey` a Lambda authorizer returned.
+    Authorizer,
+}
+
+/// Default for how long a key or plan record is trusted before it is read again.
+pub const DEFAULT_KEY_CACHE_SECS: u32 = 10;
+/// Longest allowed key cache: API Gateway's authorizer cache limit.
+pub const MAX_KEY_CACHE_SECS: u32 = 3_600;
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiKeysFile {
+    #[serde(default)]
+    pub source: ApiKeySource,
+    /// How long a revoked or changed key may still be honoured by an instance that read it.
+    #[serde(default = "default_key_cache")]
+    pub cache_seconds: u32,
+}
+
+impl Default for ApiKeysFile {
+    fn default() -> Self {
+        Self { source: ApiKeySource::Header, cache_seconds: DEFAULT_KEY_CACHE_SECS }
+    }
+}
+
+fn default_key_cache() -> u32 {
+    DEFAULT_KEY_CACHE_SECS
+}
+
+/// How `tollgate serve` runs Lambda functions on this machine.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalFile {
+    /// Function name to the command that runs it under a local Lambda Runtime API.
+    #[serde(default)]
+    pub functions: BTreeMap<String, LocalFunctionFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalFunctionFile {
+    /// Program and arguments, run from the definition file's folder.
+    pub command: Vec<String>,
+    /// Extra environment for the function.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn default_name() -> String {
+    "tollgate".to_owned()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StageFile {
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// A throttle over every request to the stage (API Gateway's account-level limit, per stage here).
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    /// Default throttle of each route of the stage, unless the route sets its own.
+    #[serde(default)]
+    pub route_throttle: Option<Throttle>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RouteFile {
+    pub integration: IntegrationFile,
+    /// Requests must carry an API key that belongs to a usage plan of the stage.
+    #[serde(default)]
+    pub api_key_required: bool,
+    /// This route's throttle in every stage (over all callers), instead of the stage's `routeThrottle`.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    /// An authorizer name from `authorizers`, or `NONE`; default: `defaultAuthorizer`.
+    #[serde(default)]
+    pub authorizer: Option<String>,
+    /// JWT authorizers: the token's `scope`/`scp` must hold at least one of these (at most 10).
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
+    /// Source-IP rules for this route, checked after the API's.
+    #[serde(default)]
+    pub resource_policy: Option<ResourcePolicyFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum IntegrationFile {
+    #[serde(rename_all = "camelCase")]
+    Lambda {
+        /// Function name, `name:alias`, or ARN; may use `${stageVariables.x}`.
+        function: String,
+        #[serde(default = "default_payload_version")]
+        payload_format_version: String,
+        #[serde(default = "default_timeout")]
+        timeout_ms: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Http {
+        /// Target URL; may use `{pathParam}` and `${stageVariables.x}`. The request's query string is appended.
+        url: String,
+        /// Method to call the backend with; default: the request's own.
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default = "default_timeout")]
+        timeout_ms: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Mock {
+        #[serde(default = "default_mock_status")]
+        status_code: u16,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default)]
+        body: String,
+    },
+}
+
+fn default_payload_version() -> String {
+    "2.0".to_owned()
+}
+fn default_timeout() -> u64 {
+    MAX_TIMEOUT_MS
+}
+fn default_mock_status() -> u16 {
+    200
+}

@@ -1,0 +1,126 @@
+//! The checked definition's types: what the stages are built from. Every string the file holds that a request
+//! would otherwise have to interpret (identity sources, CIDR ranges, payload versions, methods, timeouts) is
+//! parsed here once, at load.
+
+use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+
+use http::{HeaderMap, StatusCode};
+use ipnet::IpNet;
+
+use super::{
+    file::{ApiKeysFile, LocalFile},
+    identity::IdentitySource,
+    template::Piece,
+    websocket::WebSocketSpec,
+};
+use crate::{route_key::RouteKey, usage::Throttle};
+
+/// Lambda proxy payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadVersion {
+    V1,
+    V2,
+}
+
+/// An integration, checked and with stage variables substituted.
+#[derive(Debug, Clone)]
+pub enum IntegrationSpec {
+    Lambda { function: String, payload: PayloadVersion, timeout: Duration },
+    Http { url: Vec<Piece>, method: Option<http::Method>, timeout: Duration },
+    Mock { status: StatusCode, headers: HeaderMap, body: bytes::Bytes },
+}
+
+/// One route, ready to serve.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// The route key as written, e.g. `GET /pets/{id}`: what events and logs call the route.
+    pub key_text: String,
+    pub key: RouteKey,
+    pub integration: IntegrationSpec,
+    pub api_key_required: bool,
+    /// The route's own throttle, or the stage's default route throttle.
+    pub throttle: Option<Throttle>,
+    /// The authorizer that guards the route, by name (`None`: open).
+    pub authorizer: Option<String>,
+    pub authorization_scopes: Vec<String>,
+    pub resource_policy: Option<IpRules>,
+}
+
+/// Which event a Lambda authorizer gets, and so which answer it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// Payload 1.0 `TOKEN`: one header's value; answers with a policy.
+    Token,
+    /// Payload 1.0 `REQUEST`; answers with a policy.
+    RequestV1,
+    /// Payload 2.0; answers with a policy, or a simple response (`isAuthorized`).
+    V2 { simple: bool },
+}
+
+/// An authorizer, checked.
+#[derive(Debug, Clone)]
+pub enum AuthorizerSpec {
+    Jwt(JwtAuthorizerSpec),
+    Lambda(LambdaAuthorizerSpec),
+}
+
+/// A JWT authorizer: verifies tokens in process against the issuer's keys.
+#[derive(Debug, Clone)]
+pub struct JwtAuthorizerSpec {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// The key set's URL; `None`: OIDC discovery from the issuer.
+    pub jwks_uri: Option<String>,
+    pub identity: IdentitySource,
+    pub leeway_seconds: u64,
+}
+
+/// A Lambda authorizer: invoked with the event API Gateway sends, its answers cached by identity.
+#[derive(Debug, Clone)]
+pub struct LambdaAuthorizerSpec {
+    pub function: String,
+    pub kind: EventKind,
+    pub identity: Vec<IdentitySource>,
+    /// 0 turns the cache off.
+    pub ttl_seconds: u64,
+    pub timeout: Duration,
+}
+
+/// Source-IP rules (a resource policy): a deny match always refuses; with an allow list, only matches pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpRules {
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+}
+
+/// A CIDR range, or one address (as a /32 or /128).
+pub fn parse_range(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IPv4 or IPv6 address or CIDR range"))
+}
+
+impl IpRules {
+    pub fn parse(allow: &[String], deny: &[String]) -> Result<Self, String> {
+        let ranges = |list: &[String]| list.iter().map(|c| parse_range(c)).collect::<Result<Vec<_>, _>>();
+        Ok(Self { allow: ranges(allow)?, deny: ranges(deny)? })
+    }
+}
+
+/// A checked definition for one stage.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub api_name: String,
+    pub stage: String,
+    pub stage_variables: BTreeMap<String, String>,
+    pub routes: Vec<RouteSpec>,
+    pub api_keys: ApiKeysFile,
+    pub authorizers: BTreeMap<String, AuthorizerSpec>,
+    pub resource_policy: Option<IpRules>,
+    /// Throttle over every request to this stage.
+    pub stage_throttle: Option<Throttle>,
+    /// Local function commands for `tollgate serve`.
+    pub local: LocalFile,
+    /// The WebSocket API, if the definition has one.
+    pub websocket: Option<WebSocketSpec>,
+}

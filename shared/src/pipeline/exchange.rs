@@ -1,0 +1,69 @@
+//! The one value a request's stages share: the request, and what each stage established about it. Stages read
+//! what earlier ones wrote and add their own; they never call each other.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{
+    auth::lambda::PresetEvent,
+    error::{GatewayError, RateLimit},
+    metering::Caller,
+    request::{Authorized, GatewayRequest, GatewayResponse, Matched},
+};
+
+#[derive(Debug)]
+pub struct Exchange {
+    pub request: GatewayRequest,
+    /// Set by route: the route and its path parameters.
+    pub route: Option<Matched>,
+    /// When the gateway got the request (monotonic, for latencies).
+    pub received: Instant,
+    /// Set by authenticate: what the route's authorizer established about the caller.
+    pub authorized: Option<Authorized>,
+    /// Set by the API key stage: the caller's key and plan.
+    pub caller: Option<Caller>,
+    /// Set by limits: the quota state to report in `RateLimit-*` headers.
+    pub rate_limit: Option<RateLimit>,
+    /// Set by integrate: time spent waiting on the backend, for the access log.
+    pub integration_latency: Option<Duration>,
+    /// Set by integrate: the status the backend answered with, before any mapping.
+    pub integration_status: Option<u16>,
+    /// The answer: the integration's, or (once respond ran) the error's.
+    pub response: Option<GatewayResponse>,
+    /// Why the request ended early; respond turns it into API Gateway's answer.
+    pub error: Option<GatewayError>,
+    /// Given by the front end: the event Lambda authorizers get, when it has one (WebSocket `$connect`).
+    pub authorizer_event: Option<PresetEvent>,
+}
+
+impl Exchange {
+    pub fn new(request: GatewayRequest) -> Self {
+        Self {
+            request,
+            route: None,
+            received: Instant::now(),
+            authorized: None,
+            caller: None,
+            rate_limit: None,
+            integration_latency: None,
+            integration_status: None,
+            response: None,
+            error: None,
+            authorizer_event: None,
+        }
+    }
+
+    /// The matched route; stages after route may rely on it.
+    pub fn matched(&self) -> Result<&Matched, GatewayError> {
+        self.route.as_ref().ok_or_else(|| GatewayError::Internal("a stage ran before route".into()))
+    }
+
+    /// The API key a Lambda authorizer named (`usageIdentifierKey`), for `apiKeys.source: AUTHORIZER`.
+    pub fn usage_identifier_key(&self) -> Option<&str> {
+        match &self.authorized {
+            Some(Authorized::Lambda { usage_identifier_key, .. }) => usage_identifier_key.as_deref(),
+            _ => None,
+        }
+    }
+}

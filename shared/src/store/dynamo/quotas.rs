@@ -1,0 +1,166 @@
+//! Quota counters (`QUOTA#{plan}#{key}` / `{period start}`): what remains of a period's allowance, extra
+//! granted, and use per day. Takes are conditional decrements that never go below zero.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::{DynamoStore, Lost, Update, n, num, s, sdk_error, text, values};
+use crate::store::{QuotaCounter, QuotaRecord, QuotaTake, StoreError, day_label, gcra_retry_limit, parse_day_label};
+
+/// How long quota counters are kept after their period starts: a year of usage history, and then some.
+const QUOTA_KEEP_SECS: i64 = 400 * 86_400;
+
+fn quota_pk(plan: &str, key: &str) -> String {
+    format!("QUOTA#{plan}#{key}")
+}
+
+fn epoch_secs(day: NaiveDate) -> i64 {
+    crate::usage::period::midnight_ms(day) / 1_000
+}
+
+pub(super) async fn take_quota(
+    store: &DynamoStore,
+    counter: QuotaCounter<'_>,
+    allowance: Option<u64>,
+    want: u64,
+    day: NaiveDate,
+) -> Result<QuotaTake, StoreError> {
+    let pk = quota_pk(counter.plan, counter.key);
+    let sk = counter.period_start.to_string();
+    let ttl = epoch_secs(counter.period_start) + QUOTA_KEEP_SECS;
+    let names = || HashMap::from([("#ttl".to_owned(), "ttl".to_owned()), ("#day".to_owned(), day_label(day))]);
+    let Some(allowance) = allowance else {
+        // Unlimited: count only.
+        store
+            .update(Update {
+                pk: &pk,
+                sk: &sk,
+                expression: "SET #ttl = if_not_exists(#ttl, :ttl) ADD #day :n",
+                condition: None,
+                names: names(),
+                values: values([(":n", n(want)), (":ttl", n(ttl))]),
+            })
+            .await?;
+        return Ok(QuotaTake { granted: want, remaining: None });
+    };
+    // A counter that does not exist yet starts at the allowance, so never ask for more than that.
+    let mut ask = want.min(allowance);
+    for _ in 0..gcra_retry_limit() {
+        if ask == 0 {
+            break;
+        }
+        let done = store
+            .update(Update {
+                pk: &pk,
+                sk: &sk,
+                expression: "SET remaining = if_not_exists(remaining, :allow) - :n, \
+                                 #day = if_not_exists(#day, :zero) + :n, #ttl = if_not_exists(#ttl, :ttl)",
+                condition: Some("attribute_not_exists(remaining) OR remaining >= :n"),
+                names: names(),
+                values: values([(":allow", n(allowance)), (":n", n(ask)), (":zero", n(0)), (":ttl", n(ttl))]),
+            })
+            .await;
+        match done {
+            Ok(item) => {
+                let remaining = item.as_ref().and_then(|i| num(i, "remaining"));
+                return Ok(QuotaTake { granted: ask, remaining });
+            }
+            Err(Lost::Error(e)) => return Err(e),
+            Err(Lost::Condition) => {
+                // Fewer left than asked: ask for what is left.
+                let item = store.get(&pk, &sk).await?;
+                let left = item.as_ref().and_then(|i| num(i, "remaining")).unwrap_or(0);
+                if left <= 0 {
+                    return Ok(QuotaTake { granted: 0, remaining: Some(left) });
+                }
+                ask = ask.min(u64::try_from(left).unwrap_or(0));
+            }
+        }
+    }
+    Ok(QuotaTake { granted: 0, remaining: None })
+}
+
+pub(super) async fn adjust_quota(
+    store: &DynamoStore,
+    counter: QuotaCounter<'_>,
+    allowance: Option<u64>,
+    delta: i64,
+    day: NaiveDate,
+) -> Result<(), StoreError> {
+    let pk = quota_pk(counter.plan, counter.key);
+    let sk = counter.period_start.to_string();
+    let ttl = epoch_secs(counter.period_start) + QUOTA_KEEP_SECS;
+    let names = HashMap::from([("#ttl".to_owned(), "ttl".to_owned()), ("#day".to_owned(), day_label(day))]);
+    let (expression, vals) = match allowance {
+        Some(allowance) => (
+            "SET remaining = if_not_exists(remaining, :allow) + :n, #ttl = if_not_exists(#ttl, :ttl) \
+                 ADD #day :neg",
+            values([(":allow", n(allowance)), (":n", n(delta)), (":neg", n(-delta)), (":ttl", n(ttl))]),
+        ),
+        None => ("SET #ttl = if_not_exists(#ttl, :ttl) ADD #day :neg", values([(":neg", n(-delta)), (":ttl", n(ttl))])),
+    };
+    store.update(Update { pk: &pk, sk: &sk, expression, condition: None, names, values: vals }).await?;
+    Ok(())
+}
+
+pub(super) async fn grant_quota(
+    store: &DynamoStore,
+    counter: QuotaCounter<'_>,
+    allowance: Option<u64>,
+    extra: u64,
+) -> Result<i64, StoreError> {
+    let pk = quota_pk(counter.plan, counter.key);
+    let sk = counter.period_start.to_string();
+    let ttl = epoch_secs(counter.period_start) + QUOTA_KEEP_SECS;
+    let item = store
+        .update(Update {
+            pk: &pk,
+            sk: &sk,
+            expression: "SET remaining = if_not_exists(remaining, :allow) + :x, \
+                             #ttl = if_not_exists(#ttl, :ttl) ADD extra :x",
+            condition: None,
+            names: HashMap::from([("#ttl".to_owned(), "ttl".to_owned())]),
+            values: values([(":allow", n(allowance.unwrap_or(0))), (":x", n(extra)), (":ttl", n(ttl))]),
+        })
+        .await?;
+    item.as_ref().and_then(|i| num(i, "remaining")).ok_or_else(|| StoreError::Failed("no remaining".into()))
+}
+
+pub(super) async fn quota_records(
+    store: &DynamoStore,
+    plan: &str,
+    key: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<QuotaRecord>, StoreError> {
+    let mut records = Vec::new();
+    let mut start_key = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(&store.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(quota_pk(plan, key)))
+            .expression_attribute_values(":from", s(from.to_string()))
+            .expression_attribute_values(":to", s(to.to_string()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start_key)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&e))?;
+        for item in out.items.unwrap_or_default() {
+            records.push(QuotaRecord {
+                period_start: text(&item, "sk").and_then(|d| d.parse().ok()),
+                remaining: num(&item, "remaining"),
+                extra: num(&item, "extra").unwrap_or(0),
+                used_by_day: item.keys().filter_map(|name| Some((parse_day_label(name)?, num(&item, name)?))).collect(),
+            });
+        }
+        start_key = out.last_evaluated_key;
+        if start_key.is_none() {
+            return Ok(records);
+        }
+    }
+}
