@@ -57,6 +57,13 @@ impl Gateway {
         Self::new(&definition, &backends)
     }
 
+    /// Answers one event as Lambda delivers it (JSON text). Text that is no event the router accepts is an
+    /// invocation error (`InvalidEvent`), which a Function URL answers with its 502.
+    pub async fn handle_json(&self, event: &str) -> Result<GatewayEventResponse, FunctionError> {
+        let event = GatewayEvent::from_json(event).map_err(|e| FunctionError::new("InvalidEvent", e.to_string()))?;
+        Ok(self.handle(event).await)
+    }
+
     /// Answers one event.
     pub async fn handle(&self, event: GatewayEvent) -> GatewayEventResponse {
         let origin = event.origin();

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tollgate_core::{admin::api::AdminFunction, event::GatewayEvent, function};
+use serde_json::value::RawValue;
+use tollgate_core::{admin::api::AdminFunction, function};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let admin = Arc::new(function::start(async |settings| AdminFunction::from_settings(&settings).await).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<GatewayEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let admin = Arc::clone(&admin);
-        async move { Ok::<_, Error>(admin.handle(event.payload).await) }
+        async move { admin.handle_json(event.payload.get()).await }
     }))
     .await
 }

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tollgate_core::{Gateway, event::GatewayEvent, function};
+use serde_json::value::RawValue;
+use tollgate_core::{Gateway, function};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let gateway = Arc::new(function::start(async |settings| Ok(Gateway::from_settings(&settings).await?)).await?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<GatewayEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let gateway = Arc::clone(&gateway);
-        async move { Ok::<_, Error>(gateway.handle(event.payload).await) }
+        async move { gateway.handle_json(event.payload.get()).await }
     }))
     .await
 }

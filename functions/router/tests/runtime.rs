@@ -48,9 +48,11 @@ async fn answers_recorded_events_and_survives_unreadable_ones() {
     assert_eq!(reply["statusCode"], 404);
     assert_eq!(reply["multiValueHeaders"]["content-type"][0], "application/json");
 
-    // Not an event: an invocation error (the front door's 502), not a crash.
+    // Not an event: an invocation error with a named type (the front door's 502), not a crash.
     let out = router.invoke(event("function-url-not-an-event.json")).await.expect("invoke");
     assert!(out.function_error.is_some(), "{}", String::from_utf8_lossy(&out.payload));
+    let error: Value = serde_json::from_slice(&out.payload).expect("JSON error");
+    assert_eq!(error["errorType"], "InvalidEvent", "{error}");
     let out = router.invoke(event("function-url-bad-base64-body.json")).await.expect("invoke");
     let reply: Value = serde_json::from_slice(&out.payload).expect("JSON reply");
     assert_eq!(reply["statusCode"], 400, "the same process still answers");

@@ -38,6 +38,12 @@ impl AdminFunction {
         Ok(Self::new(store, Arc::new(SystemClock)))
     }
 
+    /// Answers one event as Lambda delivers it (JSON text); text that is no event is `InvalidEvent`.
+    pub async fn handle_json(&self, event: &str) -> Result<GatewayEventResponse, FunctionError> {
+        let event = GatewayEvent::from_json(event).map_err(|e| FunctionError::new("InvalidEvent", e.to_string()))?;
+        Ok(self.handle(event).await)
+    }
+
     /// Answers one Function URL (or API Gateway) event in its own format.
     pub async fn handle(&self, event: GatewayEvent) -> GatewayEventResponse {
         let origin = event.origin();

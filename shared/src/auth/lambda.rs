@@ -214,11 +214,7 @@ fn parse_answer(kind: EventKind, reply: &Value) -> Result<Answer, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
-    }
+    use crate::event::fixture;
 
     #[test]
     fn reads_recorded_authorizer_answers() {

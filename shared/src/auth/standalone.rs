@@ -244,22 +244,18 @@ pub fn stage_wildcard(arn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn event(name: &str) -> Value {
-        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
-    }
+    use crate::event::fixture;
 
     #[test]
     fn reads_every_recorded_authorizer_event() {
-        let token = AuthorizerRequest::parse(&event("authorizer-token-request.json")).expect("token");
+        let token = AuthorizerRequest::parse(&fixture("authorizer-token-request.json")).expect("token");
         assert_eq!((token.kind, token.token.as_deref()), (RequestKind::Token, Some("allow")));
-        let rest = AuthorizerRequest::parse(&event("authorizer-request-v1.json")).expect("request");
+        let rest = AuthorizerRequest::parse(&fixture("authorizer-request-v1.json")).expect("request");
         assert_eq!(rest.kind, RequestKind::Request);
         assert_eq!(rest.headers.get("headerauth1").map(String::as_str), Some("headerValue1"));
-        let v2 = AuthorizerRequest::parse(&event("authorizer-v2-request.json")).expect("v2");
+        let v2 = AuthorizerRequest::parse(&fixture("authorizer-v2-request.json")).expect("v2");
         assert_eq!(v2.kind, RequestKind::V2);
-        let ws = AuthorizerRequest::parse(&event("authorizer-websocket-connect.json")).expect("ws");
+        let ws = AuthorizerRequest::parse(&fixture("authorizer-websocket-connect.json")).expect("ws");
         assert!(ws.arn.ends_with("/test/$connect"));
         assert!(AuthorizerRequest::parse(&serde_json::json!({"hello": 1})).is_err());
         assert!(AuthorizerRequest::parse(&serde_json::json!({"type": "TOKEN"})).is_err());
@@ -267,7 +263,7 @@ mod tests {
 
     #[test]
     fn answers_in_each_form_with_a_stage_wide_policy() {
-        let rest = AuthorizerRequest::parse(&event("authorizer-request-v1.json")).expect("request");
+        let rest = AuthorizerRequest::parse(&fixture("authorizer-request-v1.json")).expect("request");
         let grant = Grant { principal_id: "k1".into(), usage_identifier_key: Some("v".into()), ..Grant::default() };
         let allow = rest.answer(Ok(grant)).expect("allow");
         assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
@@ -281,7 +277,7 @@ mod tests {
             "Deny"
         );
         assert!(rest.answer(Err(Denial::Unauthorized)).is_err());
-        let v2 = AuthorizerRequest::parse(&event("authorizer-v2-request.json")).expect("v2");
+        let v2 = AuthorizerRequest::parse(&fixture("authorizer-v2-request.json")).expect("v2");
         assert_eq!(v2.answer(Err(Denial::Forbidden)).expect("simple")["isAuthorized"], false);
         assert_eq!(
             stage_wildcard("arn:aws:execute-api:eu-west-1:123456789012:abcdef123/test/$connect"),

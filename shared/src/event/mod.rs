@@ -48,6 +48,15 @@ pub enum GatewayEventResponse {
 
 impl<'de> Deserialize<'de> for GatewayEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Self::from_json(raw.get()).map_err(serde::de::Error::custom)
+    }
+}
+
+impl GatewayEvent {
+    /// Reads an event from its JSON text: the format is told by a few keys read first, then the whole event is
+    /// read as that format.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         use serde::de::{Error, IgnoredAny};
         // Only the keys that tell the formats apart; the rest is skipped without allocating.
         #[derive(Deserialize)]
@@ -59,16 +68,16 @@ impl<'de> Deserialize<'de> for GatewayEvent {
             http_method: Option<IgnoredAny>,
             raw_path: Option<IgnoredAny>,
         }
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        let probe: Probe<'_> = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
-        match probe {
+        match serde_json::from_str::<Probe<'_>>(text)? {
             Probe { version: Some("2.0"), request_context: Some(_), raw_path: Some(_), .. } => {
-                Ok(Self::Http(Box::new(serde_json::from_str(raw.get()).map_err(D::Error::custom)?)))
+                Ok(Self::Http(Box::new(serde_json::from_str(text)?)))
             }
             Probe { version: None | Some("1.0"), request_context: Some(_), http_method: Some(_), .. } => {
-                Ok(Self::Rest(Box::new(serde_json::from_str(raw.get()).map_err(D::Error::custom)?)))
+                Ok(Self::Rest(Box::new(serde_json::from_str(text)?)))
             }
-            _ => Err(D::Error::custom("not an API Gateway or Function URL proxy event (payload format 1.0 or 2.0)")),
+            _ => Err(serde_json::Error::custom(
+                "not an API Gateway or Function URL proxy event (payload format 1.0 or 2.0)",
+            )),
         }
     }
 }
@@ -247,6 +256,14 @@ pub fn join_values<'a>(mut values: impl Iterator<Item = &'a HeaderValue>, separa
         joined.extend_from_slice(v.as_bytes());
     }
     HeaderValue::from_bytes(&joined).ok()
+}
+
+/// A recorded event from the repository's `events/` folder, for the core's own tests.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[cfg(test)]
