@@ -1,5 +1,6 @@
-//! `tollgate serve`: the whole gateway on one machine. Each HTTP request becomes the exact event a Function
-//! URL delivers and goes through [`Gateway::handle`], the router Lambda's own handler, in process.
+//! `tollgate serve`: the whole gateway on one machine. Each HTTP request becomes the request the router would
+//! decode from the Function URL's event (`function_url.rs`) and goes through the router's own pipeline
+//! ([`Gateway::handle_request`]), in process; the answer goes back as a Function URL sends it.
 
 use std::{
     collections::HashMap,
@@ -21,7 +22,6 @@ use tollgate_core::{
     clock::{SharedClock, SystemClock},
     config::Definition,
     error::GatewayError,
-    event::{GatewayEvent, GatewayEventResponse, Origin, render},
     pipeline::{MAX_BODY_BYTES, error_response},
     settings::Settings,
     websocket::{WebSocketApi, fanout::PostError},
@@ -209,21 +209,8 @@ async fn front_door(
         if let Ok(id) = http::HeaderValue::try_from(uuid::Uuid::new_v4().to_string()) {
             response.headers.insert("apigw-requestid", id);
         }
-        return to_client(render(Origin::Http, response));
+        return function_url::to_response(response);
     };
-    let event = function_url::to_event(&parts, &payload, peer, door.local, door.clock.now_ms());
-    to_client(door.gateway.handle(GatewayEvent::Http(Box::new(event))).await)
-}
-
-/// A 2.0 event is always answered in 2.0; anything else gets the 502 a Function URL gives for a reply it
-/// cannot read.
-fn to_client(response: GatewayEventResponse) -> Response {
-    match response {
-        GatewayEventResponse::Http(r) => function_url::to_http(*r),
-        GatewayEventResponse::Rest(_) => {
-            let mut r = Response::new(axum::body::Body::from(r#"{"message":"Internal Server Error"}"#));
-            *r.status_mut() = http::StatusCode::BAD_GATEWAY;
-            r
-        }
-    }
+    let request = function_url::to_request(&parts, payload, peer, door.local, door.clock.now_ms());
+    function_url::to_response(door.gateway.handle_request(request).await)
 }
