@@ -4,8 +4,6 @@
 //! Building the event and rendering the reply, only to read each back at once, cost `tollgate serve` a third
 //! of its time; the tests below hold the direct path to the event path, field for field.
 
-use std::net::SocketAddr;
-
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, header, request::Parts};
 use bytes::Bytes;
 use tollgate_core::{
@@ -13,63 +11,84 @@ use tollgate_core::{
     request::{GatewayRequest, GatewayResponse},
 };
 
-/// The request the router sees for this HTTP request, received at `now_ms`.
-pub fn to_request(parts: &Parts, body: Bytes, peer: SocketAddr, local: SocketAddr, now_ms: i64) -> GatewayRequest {
-    let mut headers = HeaderMap::with_capacity(parts.headers.keys_len() + 4);
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+/// The request the router sees for this HTTP request from `peer_ip` to `local_port`, received at `now_ms`.
+pub fn to_request(
+    mut parts: Parts,
+    body: Bytes,
+    peer_ip: &str,
+    local_port: &HeaderValue,
+    now_ms: i64,
+) -> GatewayRequest {
+    let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (user_agent, host) = (text(header::USER_AGENT), text(header::HOST));
+    let mut malformed = None;
+    // Usually no name repeats and there is no cookie: then the map as parsed is the event's.
+    let plain = parts.headers.keys_len() == parts.headers.len() && !parts.headers.contains_key(header::COOKIE);
+    let mut headers =
+        if plain { std::mem::take(&mut parts.headers) } else { function_url_headers(&parts.headers, &mut malformed) };
+    headers.reserve(4);
+    // Like other AWS front doors, append the peer to any X-Forwarded-For the client sent.
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => HeaderValue::try_from(format!("{previous}, {peer_ip}")),
+        None => HeaderValue::try_from(peer_ip),
+    };
+    if let Ok(v) = forwarded_for {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PORT, local_port.clone());
+    let id = uuid::Uuid::new_v4();
+    let mut text_id = uuid::Uuid::encode_buffer();
+    let trace = format!("Root=1-{:08x}-{}", now_ms / 1_000, &id.simple().encode_lower(&mut text_id)[8..]);
+    if let Ok(v) = HeaderValue::try_from(trace) {
+        headers.insert(X_AMZN_TRACE_ID, v);
+    }
+    GatewayRequest {
+        raw_query: parts.uri.query().unwrap_or("").to_owned(),
+        headers,
+        body,
+        source_ip: peer_ip.to_owned(),
+        user_agent,
+        request_id: id.hyphenated().encode_lower(&mut text_id).to_owned(),
+        time_epoch_ms: now_ms,
+        domain_name: Some(host.unwrap_or_else(|| "localhost".to_owned())),
+        protocol: format!("{:?}", parts.version),
+        malformed,
+        ..GatewayRequest::new(parts.method, parts.uri.path())
+    }
+}
+
+/// Headers as a Function URL's event carries them and the router reads them back: repeated values joined
+/// with ",", and cookies (lifted out as a list) joined with "; ".
+fn function_url_headers(received: &HeaderMap, malformed: &mut Option<String>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(received.keys_len() + 4);
     let mut cookies: Vec<&str> = Vec::new();
-    for name in parts.headers.keys() {
-        let values = parts.headers.get_all(name);
+    for name in received.keys() {
+        let values = received.get_all(name);
         if name == header::COOKIE {
-            // Function URLs lift cookies out as a list (the router joins them back with "; ").
             for v in values.iter().filter_map(|v| v.to_str().ok()) {
                 cookies.extend(v.split(';').map(str::trim).filter(|c| !c.is_empty()));
             }
         }
-        // Repeated headers arrive joined with ","; a single value is shared, not copied.
+        // A single value is shared, not copied.
         if let Some(v) = join_values(values.iter(), b",") {
             headers.insert(name.clone(), v);
         }
     }
-    let mut malformed = None;
     if !cookies.is_empty() {
         match HeaderValue::try_from(cookies.join("; ")) {
             Ok(v) => {
                 headers.insert(header::COOKIE, v);
             }
-            Err(_) => malformed = Some("cookies are not valid header text".to_owned()),
+            Err(_) => *malformed = Some("cookies are not valid header text".to_owned()),
         }
     }
-    let peer_ip = peer.ip().to_string();
-    // Like other AWS front doors, append the peer to any X-Forwarded-For the client sent.
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {peer_ip}"),
-        None => peer_ip.clone(),
-    };
-    let trace = format!("Root=1-{:08x}-{}", now_ms / 1_000, &uuid::Uuid::new_v4().simple().to_string()[..24]);
-    for (name, value) in [
-        ("x-forwarded-for", forwarded_for),
-        ("x-forwarded-proto", "http".to_owned()),
-        ("x-forwarded-port", local.port().to_string()),
-        ("x-amzn-trace-id", trace),
-    ] {
-        if let Ok(v) = HeaderValue::try_from(value) {
-            headers.insert(HeaderName::from_static(name), v);
-        }
-    }
-    let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    GatewayRequest {
-        raw_query: parts.uri.query().unwrap_or("").to_owned(),
-        headers,
-        body,
-        source_ip: peer_ip,
-        user_agent: text(header::USER_AGENT),
-        request_id: uuid::Uuid::new_v4().to_string(),
-        time_epoch_ms: now_ms,
-        domain_name: Some(text(header::HOST).unwrap_or_else(|| "localhost".to_owned())),
-        protocol: format!("{:?}", parts.version),
-        malformed,
-        ..GatewayRequest::new(parts.method.clone(), parts.uri.path())
-    }
+    headers
 }
 
 /// The HTTP response a Function URL sends for the router's reply: payload 2.0 headers are single strings, so
@@ -105,6 +124,8 @@ mod tests {
         clock::ManualClock,
         event::{GatewayEvent, Origin, body, render},
     };
+
+    use std::net::SocketAddr;
 
     use super::*;
 
@@ -165,7 +186,7 @@ mod tests {
     #[test]
     fn a_request_is_what_the_router_decodes_from_the_function_url_event() {
         let peer: SocketAddr = "192.0.2.7:50000".parse().expect("addr");
-        let local: SocketAddr = "127.0.0.1:3000".parse().expect("addr");
+        let port = HeaderValue::from_static("3000");
         let clock = ManualClock::at(NOW_MS * 1_000);
         for (headers, payload) in [
             (
@@ -185,7 +206,7 @@ mod tests {
             (vec![], Bytes::new()),
         ] {
             let parts = parts(&headers);
-            let direct = to_request(&parts, payload.clone(), peer, local, NOW_MS);
+            let direct = to_request(parts.clone(), payload.clone(), &peer.ip().to_string(), &port, NOW_MS);
             let event = function_url_event(&parts, &payload, &direct, peer);
             let decoded = GatewayEvent::Http(Box::new(event)).into_request(&clock);
             assert_eq!(direct.method, decoded.method);

@@ -10,11 +10,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use axum::{
-    Router,
-    extract::{ConnectInfo, Request, State},
-    response::Response,
-};
+use axum::{extract::Request, response::Response};
 use tollgate_core::{
     Gateway,
     backends::Backends,
@@ -29,6 +25,7 @@ use tollgate_core::{
 
 use crate::{
     function_url,
+    http1::{self, Peer},
     local_lambda::{LocalFunction, LocalInvoker, function_name},
     store::StoreArgs,
     websocket::{Sockets, WsDoor, connections_path, post_error},
@@ -62,6 +59,8 @@ struct FrontDoor {
     gateway: Gateway,
     clock: SharedClock,
     local: SocketAddr,
+    /// `X-Forwarded-Port`, made once.
+    local_port: http::HeaderValue,
     /// The WebSocket API, when the definition has one: upgrades and `@connections` on the same port.
     ws: Option<Arc<WsDoor>>,
 }
@@ -96,20 +95,14 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
         let addr = listener.local_addr()?;
-        let front = Arc::new(FrontDoor { gateway, clock, local: addr, ws });
-        let app = Router::new()
-            .fallback(front_door)
-            .with_state(Arc::clone(&front))
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let local_port = http::HeaderValue::from(addr.port());
+        let front = Arc::new(FrontDoor { gateway, clock, local: addr, local_port, ws });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!("front door stopped: {e}");
-            }
-        });
+        let door = Arc::clone(&front);
+        let handle = move |request, peer| front_door(Arc::clone(&door), peer, request);
+        let task = tokio::spawn(http1::serve(listener, handle, async {
+            let _ = stop.await;
+        }));
         Ok(Self { addr, task, shutdown: Some(shutdown), front })
     }
 
@@ -183,17 +176,13 @@ async fn backends(definition: &Definition, dir: &Path, settings: &Settings) -> a
     Ok(Backends { lambda, http, account: settings.account(), ..Backends::default() })
 }
 
-async fn front_door(
-    State(door): State<Arc<FrontDoor>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+async fn front_door(door: Arc<FrontDoor>, peer: Peer, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if let Some(ws) = &door.ws {
         let upgrade =
             parts.headers.get(http::header::UPGRADE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
         if upgrade {
-            return ws.upgrade(parts, peer, door.local).await;
+            return ws.upgrade(parts, peer.addr, door.local).await;
         }
         if let Some(id) = connections_path(parts.uri.path()) {
             return match axum::body::to_bytes(body, ws.api.spec().max_message_bytes).await {
@@ -211,6 +200,6 @@ async fn front_door(
         }
         return function_url::to_response(response);
     };
-    let request = function_url::to_request(&parts, payload, peer, door.local, door.clock.now_ms());
+    let request = function_url::to_request(parts, payload, &peer.ip, &door.local_port, door.clock.now_ms());
     function_url::to_response(door.gateway.handle_request(request).await)
 }

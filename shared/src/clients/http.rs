@@ -40,7 +40,11 @@ impl HttpClient {
                     .with_no_client_auth(),
             ),
         };
-        let connector = builder.https_or_http().enable_http1().build();
+        // Nagle off: a request goes out in one write, and waiting to coalesce only adds latency.
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        let connector = builder.https_or_http().enable_http1().wrap_connector(tcp);
         let inner = Client::builder(hyper_util::rt::TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
         Ok(Self { inner })
     }

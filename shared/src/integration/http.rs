@@ -42,17 +42,22 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'[')
     .add(b']');
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded in either direction. Names are parsed once here, not
+/// per request.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 pub struct HttpIntegration {
     client: HttpClient,
@@ -114,43 +119,59 @@ impl HttpIntegration {
             Request::builder().method(self.method.clone().unwrap_or_else(|| request.method.clone())).uri(&url);
         let headers =
             builder.headers_mut().ok_or_else(|| GatewayError::Internal(format!("bad backend URL {url:?}")))?;
+        headers.reserve(request.headers.len() + 3);
+        // Hop-by-hop headers, and those the Connection header names, are left out while copying.
+        let named = connection_tokens(&request.headers);
         for (name, value) in &request.headers {
-            if name != header::HOST && name != header::CONTENT_LENGTH {
+            let hop = HOP_BY_HOP.contains(name) || named.iter().any(|n| n.eq_ignore_ascii_case(name.as_str()));
+            if !hop && name != header::HOST && name != header::CONTENT_LENGTH {
                 headers.append(name.clone(), value.clone());
             }
         }
-        strip_hop_by_hop(headers);
         let forwarded_for = match request.header("x-forwarded-for") {
-            Some(xff) if xff.rsplit(',').next().map(str::trim) == Some(request.source_ip.as_str()) => xff.to_owned(),
-            Some(xff) => format!("{xff}, {}", request.source_ip),
-            None => request.source_ip.clone(),
+            // The front door already named the client last.
+            Some(xff) if xff.rsplit(',').next().map(str::trim) == Some(request.source_ip.as_str()) => None,
+            Some(xff) => Some(format!("{xff}, {}", request.source_ip)),
+            None => Some(request.source_ip.clone()),
         };
-        set(headers, "x-forwarded-for", &forwarded_for);
-        let proto = request.header("x-forwarded-proto").unwrap_or("https").to_owned();
-        let port = request.header("x-forwarded-port").unwrap_or(if proto == "http" { "80" } else { "443" }).to_owned();
-        set(headers, "x-forwarded-proto", &proto);
-        set(headers, "x-forwarded-port", &port);
+        if let Some(value) = forwarded_for {
+            set(headers, X_FORWARDED_FOR, &value);
+        }
+        let proto = request.header("x-forwarded-proto").unwrap_or("https");
+        if !headers.contains_key(&X_FORWARDED_PROTO) {
+            set(headers, X_FORWARDED_PROTO, proto);
+        }
+        if !headers.contains_key(&X_FORWARDED_PORT) {
+            set(headers, X_FORWARDED_PORT, if proto == "http" { "80" } else { "443" });
+        }
         builder
             .body(Full::new(request.body.clone()))
             .map_err(|e| GatewayError::Internal(format!("cannot build the backend request for {url:?}: {e}")))
     }
 }
 
-fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::try_from(value) {
-        headers.insert(HeaderName::from_static(name), v);
+        headers.insert(name, v);
     }
+}
+
+/// The header names a `Connection` header lists (hop-by-hop as well); usually none.
+fn connection_tokens(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(str::trim))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
-        .collect();
-    for name in HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)) {
+    let named: Vec<HeaderName> =
+        connection_tokens(headers).into_iter().filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
+    for name in HOP_BY_HOP.iter().chain(&named) {
         headers.remove(name);
     }
 }

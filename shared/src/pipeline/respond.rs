@@ -2,13 +2,17 @@
 //! Gateway's `{"message": ...}` body with `x-amzn-ErrorType`; every response carries the request id under both
 //! names API Gateway uses (`x-amzn-RequestId` for REST, `apigw-requestid` for HTTP APIs).
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::{Exchange, SyncStage};
 use crate::{
     error::{GatewayError, RateLimit},
     request::GatewayResponse,
 };
+
+/// The request id under REST's name and HTTP API's; parsed once, not per response.
+const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
 
 pub(super) struct Respond;
 
@@ -24,8 +28,8 @@ impl SyncStage for Respond {
             rate_limit_headers(&mut response.headers, limit);
         }
         if let Ok(id) = HeaderValue::try_from(ex.request.request_id.as_str()) {
-            response.headers.insert("x-amzn-requestid", id.clone());
-            response.headers.insert("apigw-requestid", id);
+            response.headers.insert(X_AMZN_REQUESTID, id.clone());
+            response.headers.insert(APIGW_REQUESTID, id);
         }
         ex.response = Some(response);
         Ok(())
