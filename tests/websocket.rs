@@ -177,6 +177,8 @@ async fn channels_publish_broadcast_and_dropped_clients() {
     for client in &mut clients {
         assert_eq!(recv(client).await, "everyone");
     }
+    // The sender's next message is answered once the broadcast is done with, 410 clean-up included.
+    subscribe(&mut clients[0], "sync").await;
     assert!(api.connections().get_connection(&stale.id).await.expect("read").is_none(), "stale record removed");
     assert!(api.connections().channels(&stale.id).await.expect("read").is_empty(), "and its subscriptions");
 }
