@@ -25,9 +25,10 @@ const MAX_CACHED: usize = 10_000;
 pub enum JwtError {
     #[error("no token")]
     Missing,
-    /// 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
-    #[error("invalid token: {0}")]
-    Invalid(String),
+    /// 401 with `WWW-Authenticate: Bearer error="invalid_token"` and `error_description` one of the fixed
+    /// phrases below (what went wrong in detail is for the log: a challenge never echoes the token's content).
+    #[error("invalid token: {description} ({detail})")]
+    Invalid { description: &'static str, detail: String },
     /// 403 with `error="insufficient_scope"`.
     #[error("the token has none of the route's scopes")]
     InsufficientScope,
@@ -73,7 +74,7 @@ impl JwtAuthorizer {
 
     pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, JwtError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(JwtError::Invalid(format!("token over {MAX_TOKEN_BYTES} bytes")));
+            return Err(invalid(MALFORMED, format!("token over {MAX_TOKEN_BYTES} bytes")));
         }
         let now = self.clock.now_us() / MICROS_PER_SEC;
         let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
@@ -98,16 +99,15 @@ impl JwtAuthorizer {
     }
 
     async fn verify_uncached(&self, token: &str, now: i64) -> Result<Verified, JwtError> {
-        let invalid = |why: &str| JwtError::Invalid(why.to_owned());
         // `alg: none` and unknown algorithms fail here: jsonwebtoken has no such algorithm.
-        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Invalid(format!("bad header: {e}")))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(MALFORMED, format!("bad header: {e}")))?;
         if matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-            return Err(invalid("HMAC tokens are not accepted"));
+            return Err(invalid(SIGNING_METHOD, format!("{:?}: HMAC tokens are not accepted", header.alg)));
         }
-        let kid = header.kid.ok_or_else(|| invalid("no kid in the header"))?;
-        let key = self.keys.key(&kid).await.map_err(|e| JwtError::Invalid(e.to_string()))?;
+        let kid = header.kid.ok_or_else(|| invalid(UNKNOWN_KEY, "no kid in the header".to_owned()))?;
+        let key = self.keys.key(&kid).await.map_err(|e| invalid(UNKNOWN_KEY, e.to_string()))?;
         if !key.algorithms.contains(&header.alg) {
-            return Err(JwtError::Invalid(format!("alg {:?} does not match the key {kid:?}", header.alg)));
+            return Err(invalid(SIGNING_METHOD, format!("alg {:?} does not match the key {kid:?}", header.alg)));
         }
         // Time is checked below against the gateway's clock, not jsonwebtoken's.
         let mut validation = Validation::new(header.alg);
@@ -116,10 +116,10 @@ impl JwtAuthorizer {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
-            .map_err(|e| JwtError::Invalid(format!("signature or encoding: {e}")))?;
+            .map_err(|e| invalid(SIGNATURE, format!("signature or encoding: {e}")))?;
         let claims = data.claims;
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-            return Err(invalid("the token has an invalid issuer"));
+            return Err(invalid(ISSUER, format!("iss {:?}", claims.get("iss"))));
         }
         let audience_ok = match claims.get("aud") {
             Some(Value::String(a)) => self.audiences.contains(a),
@@ -132,18 +132,18 @@ impl JwtAuthorizer {
             }
         };
         if !audience_ok {
-            return Err(invalid("the token does not have a valid audience"));
+            return Err(invalid(AUDIENCE, format!("aud {:?}", claims.get("aud"))));
         }
         let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|v| v as i64);
-        let exp = number("exp").ok_or_else(|| invalid("the token has no exp"))?;
+        let exp = number("exp").ok_or_else(|| invalid(EXPIRED, "no exp".to_owned()))?;
         if now > exp + self.leeway {
-            return Err(invalid("the token has expired"));
+            return Err(invalid(EXPIRED, format!("exp {exp}, now {now}")));
         }
-        if number("nbf").is_some_and(|nbf| now + self.leeway < nbf) {
-            return Err(invalid("the token is not valid yet"));
+        if let Some(nbf) = number("nbf").filter(|nbf| now + self.leeway < *nbf) {
+            return Err(invalid(NOT_YET_VALID, format!("nbf {nbf}, now {now}")));
         }
-        if number("iat").is_some_and(|iat| now + self.leeway < iat) {
-            return Err(invalid("the token was issued in the future"));
+        if let Some(iat) = number("iat").filter(|iat| now + self.leeway < *iat) {
+            return Err(invalid(ISSUED_IN_FUTURE, format!("iat {iat}, now {now}")));
         }
         let scopes = match (claims.get("scope"), claims.get("scp")) {
             (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => {
@@ -158,6 +158,22 @@ impl JwtAuthorizer {
             exp,
         })
     }
+}
+
+// The `error_description`s a refusal may carry: API Gateway's own wording where it is known ("the token has
+// expired", "the token does not have a valid audience"), the same style elsewhere.
+const MALFORMED: &str = "the token is malformed";
+const SIGNING_METHOD: &str = "the token's signing method is not accepted";
+const UNKNOWN_KEY: &str = "the token's signing key is not known";
+const SIGNATURE: &str = "the token does not have a valid signature";
+const ISSUER: &str = "the token does not have a valid issuer";
+const AUDIENCE: &str = "the token does not have a valid audience";
+const EXPIRED: &str = "the token has expired";
+const NOT_YET_VALID: &str = "the token is not valid yet";
+const ISSUED_IN_FUTURE: &str = "the token was issued in the future";
+
+fn invalid(description: &'static str, detail: String) -> JwtError {
+    JwtError::Invalid { description, detail }
 }
 
 fn strip_bearer(value: &str) -> &str {

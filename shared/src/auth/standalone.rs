@@ -166,7 +166,7 @@ pub async fn jwt_decision(
             context.insert("scope".into(), scopes.join(" ").into());
             Ok(Grant { principal_id, context, usage_identifier_key: None })
         }
-        Ok(Authorized::Lambda { .. }) | Err(JwtError::Missing | JwtError::Invalid(_)) => Err(Denial::Unauthorized),
+        Ok(Authorized::Lambda { .. }) | Err(JwtError::Missing | JwtError::Invalid { .. }) => Err(Denial::Unauthorized),
         Err(JwtError::InsufficientScope) => Err(Denial::Forbidden),
     }
 }

@@ -115,13 +115,10 @@ impl Stage for Authenticate {
 fn jwt_error(e: JwtError) -> GatewayError {
     match e {
         JwtError::Missing => GatewayError::Unauthorized { challenge: Some("Bearer".to_owned()), detail: e.to_string() },
-        JwtError::Invalid(why) => {
-            let description = why.replace('"', "'");
-            GatewayError::Unauthorized {
-                challenge: Some(format!(r#"Bearer error="invalid_token" error_description="{description}""#)),
-                detail: why,
-            }
-        }
+        JwtError::Invalid { description, detail } => GatewayError::Unauthorized {
+            challenge: Some(format!(r#"Bearer scope="" error="invalid_token" error_description="{description}""#)),
+            detail,
+        },
         JwtError::InsufficientScope => GatewayError::InsufficientScope,
     }
 }
