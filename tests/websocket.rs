@@ -118,12 +118,15 @@ async fn closed_with(client: &mut Client) -> Option<CloseCode> {
     }
 }
 
-/// A connection learns its own id the API Gateway way: from the error frame of a message with no route.
+/// A connection learns its own id the API Gateway way: from the error frame of a message with no route, which
+/// is written exactly as API Gateway writes it.
 async fn own_id(client: &mut Client) -> String {
     client.send(Message::text("who am I?")).await.expect("send");
-    let error = recv_json(client).await;
-    assert_eq!(error["message"], "Forbidden", "{error}");
-    error["connectionId"].as_str().expect("connectionId").to_owned()
+    let text = recv(client).await;
+    let error: Value = serde_json::from_str(&text).expect("a JSON frame");
+    let (id, request) = (error["connectionId"].as_str().expect("id"), error["requestId"].as_str().expect("request"));
+    assert_eq!(text, format!(r#"{{"message": "Forbidden", "connectionId":"{id}", "requestId":"{request}"}}"#));
+    id.to_owned()
 }
 
 async fn subscribe(client: &mut Client, channel: &str) {
@@ -295,11 +298,25 @@ local:
         env!("CARGO_BIN_EXE_ws-function")
     );
     let gw = Running::start(&yaml).await;
-    // The $connect function refuses: the handshake gets its status.
+    // The $connect function refuses: the handshake gets its status. A function that fails is a 502.
     assert_eq!(gw.refused("?deny=1").await, 403);
+    assert_eq!(gw.refused("?fail=1").await, 502);
+    // The $connect event carries what API Gateway's front door adds: X-Forwarded-* and a trace.
+    let shown = match connect_async(gw.url("?show=1")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 418);
+            serde_json::from_slice::<Value>(response.body().as_deref().expect("a body")).expect("JSON")
+        }
+        other => panic!("the function's answer, not {:?}", other.map(|_| ())),
+    };
+    assert_eq!(shown["X-Forwarded-For"], "127.0.0.1", "{shown}");
+    assert_eq!(shown["X-Forwarded-Port"], gw.server.addr.port().to_string(), "{shown}");
+    assert_eq!(shown["X-Forwarded-Proto"], "http", "{shown}");
+    assert!(shown["X-Amzn-Trace-Id"].as_str().is_some_and(|t| t.starts_with("Root=1-")), "{shown}");
     // It picks a subprotocol: the handshake carries it.
     let mut request = gw.url("").into_client_request().expect("request");
     request.headers_mut().insert("sec-websocket-protocol", "chat, superchat".parse().expect("header"));
+    request.headers_mut().insert("user-agent", "tollgate-test".parse().expect("header"));
     let (mut client, response) = connect_async(request).await.expect("handshake");
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
 
@@ -307,6 +324,7 @@ local:
     // First what the function posted through @connections with the SDK, then its route response.
     let posted = recv_json(&mut client).await;
     assert_eq!(posted["routeKey"], "echo");
+    assert_eq!(posted["userAgent"], "tollgate-test", "MESSAGE events carry the connection's user agent");
     assert_eq!(serde_json::from_str::<Value>(posted["echo"].as_str().expect("body")).expect("JSON")["n"], 7);
     assert_eq!(recv(&mut client).await, "route response");
     // Without routeResponse the function's answer is not sent: the next message's answer comes next.

@@ -31,23 +31,9 @@ pub fn to_request(
     let plain = parts.headers.keys_len() == parts.headers.len() && !parts.headers.contains_key(header::COOKIE);
     let mut headers =
         if plain { std::mem::take(&mut parts.headers) } else { function_url_headers(&parts.headers, &mut malformed) };
-    headers.reserve(4);
-    // Like other AWS front doors, append the peer to any X-Forwarded-For the client sent.
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) => HeaderValue::try_from(format!("{previous}, {peer_ip}")),
-        None => HeaderValue::try_from(peer_ip),
-    };
-    if let Ok(v) = forwarded_for {
-        headers.insert(X_FORWARDED_FOR, v);
-    }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    headers.insert(X_FORWARDED_PORT, local_port.clone());
     let id = uuid::Uuid::new_v4();
+    add_forwarding(&mut headers, peer_ip, local_port, now_ms, &id);
     let mut text_id = uuid::Uuid::encode_buffer();
-    let trace = format!("Root=1-{:08x}-{}", now_ms / 1_000, &id.simple().encode_lower(&mut text_id)[8..]);
-    if let Ok(v) = HeaderValue::try_from(trace) {
-        headers.insert(X_AMZN_TRACE_ID, v);
-    }
     GatewayRequest {
         raw_query: parts.uri.query().unwrap_or("").to_owned(),
         headers,
@@ -60,6 +46,30 @@ pub fn to_request(
         protocol: format!("{:?}", parts.version),
         malformed,
         ..GatewayRequest::new(parts.method, parts.uri.path())
+    }
+}
+
+/// What AWS front doors add to a request they pass on (HTTP and WebSocket handshakes alike): the peer appended
+/// to any `X-Forwarded-For` the client sent, the protocol and port it arrived on, and `X-Amzn-Trace-Id`: the
+/// caller's when it started a trace, else a new one from `id`.
+pub fn add_forwarding(headers: &mut HeaderMap, peer_ip: &str, local_port: &HeaderValue, now_ms: i64, id: &uuid::Uuid) {
+    headers.reserve(4);
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) => HeaderValue::try_from(format!("{previous}, {peer_ip}")),
+        None => HeaderValue::try_from(peer_ip),
+    };
+    if let Ok(v) = forwarded_for {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PORT, local_port.clone());
+    let continues = headers.get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("Root=1-"));
+    if !continues {
+        let mut text = uuid::Uuid::encode_buffer();
+        let trace = format!("Root=1-{:08x}-{}", now_ms / 1_000, &id.simple().encode_lower(&mut text)[8..]);
+        if let Ok(v) = HeaderValue::try_from(trace) {
+            headers.insert(X_AMZN_TRACE_ID, v);
+        }
     }
 }
 
@@ -226,6 +236,20 @@ mod tests {
             );
             assert_eq!((&direct.domain_name, &direct.protocol), (&decoded.domain_name, &decoded.protocol));
             assert_eq!(direct.malformed, decoded.malformed);
+        }
+    }
+
+    #[test]
+    fn a_trace_the_caller_started_continues_and_others_start_here() {
+        let port = HeaderValue::from_static("3000");
+        let given = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+        let request = to_request(parts(&[("x-amzn-trace-id", given)]), Bytes::new(), "192.0.2.7", &port, NOW_MS);
+        assert_eq!(request.header("x-amzn-trace-id"), Some(given));
+        for not_a_trace in [vec![], vec![("x-amzn-trace-id", "hello")]] {
+            let request = to_request(parts(&not_a_trace), Bytes::new(), "192.0.2.7", &port, NOW_MS);
+            let trace = request.header("x-amzn-trace-id").expect("a trace starts");
+            assert!(trace.starts_with(&format!("Root=1-{:08x}-", NOW_MS / 1000)), "{trace}");
+            assert_eq!(trace.len(), "Root=1-".len() + 8 + 1 + 24, "{trace}");
         }
     }
 

@@ -168,7 +168,11 @@ impl WsDoor {
             source_ip: peer.ip().to_string(),
             user_agent: header("user-agent"),
         };
-        let event = who.connect_event(&parts.headers, parts.uri.query().unwrap_or(""), now);
+        // The handshake's headers as API Gateway passes them on: with X-Forwarded-* and a trace.
+        let mut headers = parts.headers.clone();
+        let port = http::HeaderValue::from(local.port());
+        crate::function_url::add_forwarding(&mut headers, &who.source_ip, &port, now, &uuid::Uuid::new_v4());
+        let event = who.connect_event(&headers, parts.uri.query().unwrap_or(""), now);
         let answer = self.api.connect(&event).await;
         if answer.status_code != 200 {
             return refused(&answer);

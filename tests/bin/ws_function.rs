@@ -1,5 +1,6 @@
 //! A WebSocket route function for the tests, run as a real process under `tollgate serve`'s Runtime API.
-//! `$connect` refuses when the query string has `deny`, and picks the `chat` subprotocol when offered. A
+//! `$connect` refuses when the query string has `deny`, fails with `fail`, answers with the forwarding headers
+//! it got with `show` (a 418 whose body the client reads), and picks the `chat` subprotocol when offered. A
 //! message is posted back to its sender through the `@connections` API with the AWS SDK, as a handler on
 //! Lambda does; the function's own answer is the route response.
 
@@ -13,6 +14,18 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(match ctx["eventType"].as_str() {
         Some("CONNECT") if event["queryStringParameters"]["deny"].is_string() => {
             json!({ "statusCode": 403, "body": "denied by the $connect function" })
+        }
+        Some("CONNECT") if event["queryStringParameters"]["fail"].is_string() => {
+            return Err("the $connect function failed on purpose".into());
+        }
+        Some("CONNECT") if event["queryStringParameters"]["show"].is_string() => {
+            let headers = &event["headers"];
+            let shown: serde_json::Map<String, Value> =
+                ["X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Amzn-Trace-Id"]
+                    .into_iter()
+                    .map(|name| (name.to_owned(), headers[name].clone()))
+                    .collect();
+            json!({ "statusCode": 418, "body": Value::Object(shown).to_string() })
         }
         Some("CONNECT") => {
             let offered = event["headers"]["Sec-WebSocket-Protocol"].as_str().unwrap_or("");
@@ -32,6 +45,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
                 "routeKey": ctx["routeKey"],
                 "authorizer": ctx["authorizer"],
                 "apiKeyId": ctx["identity"]["apiKeyId"],
+                "userAgent": ctx["identity"]["userAgent"],
             });
             Client::new(&config)
                 .post_to_connection()

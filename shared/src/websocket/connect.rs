@@ -78,8 +78,9 @@ impl WebSocketApi {
             reply = match self.invoke(lambda, &forwarded).await {
                 Ok(r) => r,
                 Err(e) => {
+                    // A failed integration refuses the handshake as API Gateway does: 502.
                     tracing::error!(connection = %id, error = %e, "$connect integration failed");
-                    WsResponse::error(500, "Internal server error")
+                    WsResponse::error(502, "Internal server error")
                 }
             };
             if !(200..300).contains(&reply.status_code) {
@@ -207,7 +208,7 @@ fn refused(response: &GatewayResponse) -> WsResponse {
 
 /// `requestContext.authorizer` for the integrations of this connection (API Gateway's 1.0 shape).
 fn authorizer_context(admission: &Admission) -> Option<Map<String, Value>> {
-    match crate::event::proxy::authorizer_v1(admission.authorized.as_ref()?) {
+    match crate::event::proxy::authorizer_v1(admission.authorized.as_ref()?, crate::request::ApiType::Http) {
         Value::Object(map) => Some(map),
         _ => None,
     }

@@ -132,6 +132,19 @@ impl WsResponse {
     }
 }
 
+/// The frame API Gateway sends a client whose message it could not route or serve, written as it writes it (a
+/// space after the first colon and after each comma; client libraries match on the text):
+/// `{"message": "Forbidden", "connectionId":"…", "requestId":"…"}`.
+pub fn error_frame(message: &str, connection_id: &str, request_id: &str) -> String {
+    let text = |s: &str| Value::from(s).to_string();
+    format!(
+        r#"{{"message": {}, "connectionId":{}, "requestId":{}}}"#,
+        text(message),
+        text(connection_id),
+        text(request_id)
+    )
+}
+
 /// Why an event could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -142,6 +155,12 @@ pub enum EventError {
 }
 
 impl WsEvent {
+    /// The X-Ray trace the event continues (`$connect` events carry `X-Amzn-Trace-Id`).
+    pub fn trace_id(&self) -> Option<&str> {
+        let headers = self.headers.as_ref()?;
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-trace-id")).map(|(_, v)| v.as_str())
+    }
+
     /// Reads an event as Lambda delivers it, checking the fields every route needs.
     pub fn parse(payload: Value) -> Result<Self, EventError> {
         let event: Self = serde_json::from_value(payload).map_err(|e| EventError::Shape(e.to_string()))?;
@@ -334,6 +353,7 @@ impl Peer {
     pub fn message_event(&self, route_key: &str, data: &[u8], binary: bool, now_ms: i64) -> WsEvent {
         let mut context = self.context(route_key, "MESSAGE", now_ms);
         context.message_id = Some(crate::event::new_request_id());
+        context.identity.user_agent.clone_from(&self.user_agent);
         let body = if binary {
             base64::engine::general_purpose::STANDARD.encode(data)
         } else {
@@ -371,4 +391,17 @@ fn canonical_header(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_frames_are_written_as_api_gateway_writes_them() {
+        assert_eq!(
+            super::error_frame("Forbidden", "L0SM9cOFvHcCIhw=", "L0SM9FKbvHcFq-A="),
+            r#"{"message": "Forbidden", "connectionId":"L0SM9cOFvHcCIhw=", "requestId":"L0SM9FKbvHcFq-A="}"#
+        );
+        let odd: serde_json::Value = serde_json::from_str(&super::error_frame("say \"hi\"", "a\\b", "")).expect("JSON");
+        assert_eq!((odd["message"].as_str(), odd["connectionId"].as_str()), (Some("say \"hi\""), Some("a\\b")));
+    }
 }

@@ -24,8 +24,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use serde_json::json;
-
 use crate::{
     backends::{Backends, BackendsError},
     clients::{Invoker, MissingClient},
@@ -42,7 +40,7 @@ use crate::{
 };
 
 use self::{
-    event::WsEvent,
+    event::{WsEvent, error_frame},
     fanout::{Endpoint, FanOutTo, Poster},
     management_api::ManagementApi,
 };
@@ -137,12 +135,7 @@ impl WebSocketApi {
             .as_ref()
             .and_then(|name| definition.authorizers.get(name))
             .is_some_and(|a| matches!(a, AuthorizerSpec::Lambda(_)));
-        let context = ApiContext {
-            api_id: definition.api_name.clone(),
-            stage: definition.stage.clone(),
-            stage_variables: definition.stage_variables.clone(),
-            arn_prefix: crate::auth::arn_prefix(&backends.account),
-        };
+        let context = definition.api_context(&backends.account);
         Ok(Self {
             key_source: definition.api_keys.source,
             context,
@@ -231,11 +224,11 @@ impl WebSocketApi {
         }
     }
 
-    /// Sends the sender an error in API Gateway's shape: `{"message", "connectionId", "requestId"}`.
+    /// Sends the sender an error frame as API Gateway writes it, spacing and key order included:
+    /// `{"message": "Forbidden", "connectionId":"…", "requestId":"…"}`.
     async fn tell(&self, event: &WsEvent, endpoint: &Endpoint, message: &str) {
         let ctx = &event.request_context;
-        let frame =
-            json!({ "message": message, "connectionId": ctx.connection_id, "requestId": ctx.request_id }).to_string();
+        let frame = error_frame(message, &ctx.connection_id, &ctx.request_id);
         if let Err(e) = self.poster.post(endpoint, &ctx.connection_id, frame.as_bytes()).await {
             tracing::warn!(connection = %ctx.connection_id, error = %e, "cannot send an error frame");
         }
