@@ -18,7 +18,10 @@ use tollgate_tests::{
     get, header, join_all,
 };
 
+/// API keys and usage plans come from REST APIs: this API answers as one (the HTTP type's words are in
+/// `api_types.rs`).
 const DEFINITION: &str = r#"
+type: REST
 stages:
   prod: {}
   dev: {}

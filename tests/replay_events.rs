@@ -17,10 +17,13 @@ impl Replay {
         self.json["statusCode"].as_i64().unwrap_or(-1)
     }
 
-    /// A response header, from `headers` (2.0) or `multiValueHeaders` (1.0).
+    /// A response header (any spelling), from `headers` (2.0) or `multiValueHeaders` (1.0).
     fn header(&self, name: &str) -> Option<String> {
-        let single = self.json["headers"][name].as_str().map(str::to_owned);
-        single.or_else(|| self.json["multiValueHeaders"][name][0].as_str().map(str::to_owned))
+        let find = |map: &Value| {
+            let (_, value) = map.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+            value.as_str().or_else(|| value[0].as_str()).map(str::to_owned)
+        };
+        find(&self.json["headers"]).or_else(|| find(&self.json["multiValueHeaders"]))
     }
 
     fn body(&self) -> Vec<u8> {
@@ -43,27 +46,33 @@ impl Replay {
     }
 }
 
-async fn replay(file: &str) -> Replay {
-    let definition = std::fs::read_to_string(repo_root().join("tests/fixtures/replay.yaml")).expect("definition");
+/// Replays `file` against the definition in `tests/fixtures/{definition}`.
+async fn replay(definition: &str, file: &str) -> Replay {
+    let definition = std::fs::read_to_string(repo_root().join("tests/fixtures").join(definition)).expect("definition");
     let gateway = echo_gateway(&definition);
     let event: GatewayEvent = serde_json::from_str(&event_text(file)).expect("a recorded event parses");
-    let response = gateway.handle(event).await;
+    let response = gateway.handle(event, None).await;
     Replay { json: serde_json::to_value(&response).expect("response serializes") }
 }
 
+/// One test per row: the event replayed against `definition`, the status, the header every answer of the
+/// API type names its request by, and the row's own checks.
 macro_rules! replay {
-    ($($name:ident: $file:literal => $status:literal $(, |$r:ident| $check:block)?;)*) => {$(
+    (definition: $definition:literal, request_id: $id:literal;
+     $($name:ident: $file:literal => $status:literal $(, |$r:ident| $check:block)?;)*) => {$(
         #[tokio::test]
         async fn $name() {
-            let r = replay($file).await;
+            let r = replay($definition, $file).await;
             assert_eq!(r.status(), $status, "{}", r.json);
-            assert!(r.header("apigw-requestid").is_some(), "every response names its request: {}", r.json);
+            assert!(r.header($id).is_some(), "every response names its request: {}", r.json);
             $( let $r = &r; $check )?
         }
     )*};
 }
 
+// An HTTP API (the default type) answers every event, in the event's own format.
 replay! {
+    definition: "replay.yaml", request_id: "apigw-requestid";
     function_url_get_query: "function-url-get-query.json" => 200, |r| {
         let ev = r.echoed();
         assert_eq!(ev["version"], "2.0");
@@ -124,7 +133,7 @@ replay! {
     };
     function_url_bad_base64_body: "function-url-bad-base64-body.json" => 400, |r| {
         assert_eq!(r.message(), "Bad Request");
-        assert_eq!(r.header("x-amzn-errortype").as_deref(), Some("BadRequestException"));
+        assert_eq!(r.header("x-amzn-errortype"), None, "an HTTP API names no error type");
     };
     function_url_invalid_percent_encoding: "function-url-invalid-percent-encoding.json" => 400, |r| {
         assert_eq!(r.message(), "Bad Request");
@@ -157,6 +166,10 @@ replay! {
         assert_eq!(ev["cookies"], serde_json::json!(["cookie1", "cookie2"]));
     };
     http_api_path_with_space: "http-api-path-with-space.json" => 404;
+    // An HTTP API delivers `rawPath` decoded: a `%` in it is a character, not an escape to decode again.
+    http_api_decoded_path: "http-api-decoded-path.json" => 200, |r| {
+        assert_eq!(r.echoed()["pathParameters"]["id"], "50% off");
+    };
     rest_api_proxy_answers_in_rest_shape: "rest-api-proxy.json" => 200, |r| {
         assert!(r.json.get("multiValueHeaders").is_some() && r.json.get("cookies").is_none(), "{}", r.json);
         let ev = r.echoed();
@@ -181,6 +194,49 @@ replay! {
     };
     rest_api_no_host: "rest-api-no-host.json" => 200, |r| {
         assert_eq!(r.echoed()["queryStringParameters"]["name"], "me");
+    };
+}
+
+// A REST API answers REST events as API Gateway's REST APIs do.
+replay! {
+    definition: "replay-rest.yaml", request_id: "x-amzn-RequestId";
+    rest_type_get_pet: "rest-api-get-pet.json" => 200, |r| {
+        // The ids of the event: the request id, the extended id, the trace.
+        assert_eq!(r.header("x-amzn-RequestId").as_deref(), Some("5d1f3b2a-8c4e-4f6a-9b7d-2e0c1a3f5b68"));
+        assert_eq!(r.header("x-amz-apigw-id").as_deref(), Some("Pq7RzEWjFiAEb3w="));
+        assert_eq!(r.header("X-Amzn-Trace-Id").as_deref(), Some("Root=1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2"));
+        assert_eq!(r.header("apigw-requestid"), None);
+        let ev = r.echoed();
+        assert!(ev.get("version").is_none(), "REST events carry no version: {ev}");
+        assert_eq!((ev["resource"].as_str(), ev["path"].as_str()), (Some("/pets/{id}"), Some("/pets/42")));
+        assert_eq!(ev["pathParameters"]["id"], "42");
+        assert_eq!(ev["multiValueQueryStringParameters"]["verbose"], serde_json::json!(["true"]));
+        // Header names as the client spelled them.
+        assert_eq!(ev["headers"]["User-Agent"], "curl/8.5.0");
+        assert_eq!(ev["multiValueHeaders"]["X-Forwarded-Proto"], serde_json::json!(["https"]));
+        let ctx = &ev["requestContext"];
+        assert_eq!(ctx["requestId"], "5d1f3b2a-8c4e-4f6a-9b7d-2e0c1a3f5b68");
+        assert_eq!(ctx["extendedRequestId"], "Pq7RzEWjFiAEb3w=");
+        assert_eq!((ctx["stage"].as_str(), ctx["path"].as_str()), (Some("prod"), Some("/prod/pets/42")));
+        assert!(ctx["deploymentId"].as_str().is_some_and(|d| !d.is_empty()), "{ctx}");
+        // No key on this route: REST sends the identity's key fields as null.
+        assert!(ctx["identity"]["apiKey"].is_null() && ctx["identity"].get("apiKeyId").is_some(), "{ctx}");
+    };
+    rest_type_unknown_resource: "rest-api-unknown-resource.json" => 403, |r| {
+        assert_eq!(String::from_utf8_lossy(&r.body()), r#"{"message":"Missing Authentication Token"}"#);
+        assert_eq!(r.header("x-amzn-ErrorType").as_deref(), Some("MissingAuthenticationTokenException"));
+        assert_eq!(r.header("x-amz-apigw-id").as_deref(), Some("Pq7Sb3ZxFiAEHnQ="));
+    };
+    rest_type_proxy_event: "rest-api-proxy.json" => 200, |r| {
+        let ev = r.echoed();
+        assert_eq!(ev["pathParameters"]["proxy"], "world");
+        // application/json is not among the binary media types: the body stays text.
+        assert_eq!((ev["isBase64Encoded"].as_bool(), ev["body"].as_str()), (Some(false), Some("{\r\n\t\"a\": 1\r\n}")));
+        // An event without an extended id gets one made from the request id, as every REST answer has one.
+        assert!(r.header("x-amz-apigw-id").is_some_and(|id| id.len() == 16 && id.ends_with('=')), "{}", r.json);
+    };
+    rest_type_sam_generated: "rest-api-sam-generated.json" => 200, |r| {
+        assert_eq!(r.echoed()["httpMethod"], "GET");
     };
 }
 
@@ -212,7 +268,8 @@ fn recorded_events_round_trip() {
                     serde_json::from_value(serde_json::to_value(&ev).expect("ser")).expect("reparse");
                 (serde_json::to_value(&ev).expect("ser"), serde_json::to_value(&again).expect("ser"))
             }
-            GatewayEvent::Rest(ev) => {
+            GatewayEvent::Rest(rest) => {
+                let ev = rest.event;
                 let again: aws_lambda_events::apigw::ApiGatewayProxyRequest =
                     serde_json::from_value(serde_json::to_value(&ev).expect("ser")).expect("reparse");
                 (serde_json::to_value(&ev).expect("ser"), serde_json::to_value(&again).expect("ser"))

@@ -208,7 +208,7 @@ struct ConnectAuthorizer {
 }
 
 impl Invoker for ConnectAuthorizer {
-    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>, _trace: Option<&'a str>) -> InvokeFuture<'a> {
         Box::pin(async move {
             let event: Value = serde_json::from_slice(&payload).expect("event");
             self.events.lock().expect("lock").push(event.clone());

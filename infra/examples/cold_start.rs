@@ -15,7 +15,7 @@ const EVENT: &str = r#"{"version":"2.0","routeKey":"$default","rawPath":"/health
 async fn once(binary: &str, env: &BTreeMap<String, String>) -> anyhow::Result<f64> {
     let started = Instant::now();
     let function = LocalFunction::start("cold", &[binary.to_owned()], env, &std::env::current_dir()?).await?;
-    let out = function.invoke(EVENT.as_bytes().to_vec()).await?;
+    let out = function.invoke(EVENT.as_bytes().to_vec(), None).await?;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     anyhow::ensure!(out.function_error.is_none(), "{}", String::from_utf8_lossy(&out.payload));
     Ok(elapsed)

@@ -37,6 +37,8 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(600);
 
 struct Invocation {
     payload: Vec<u8>,
+    /// The caller's X-Ray trace header, passed on as `Lambda-Runtime-Trace-Id`.
+    trace: Option<String>,
     reply: oneshot::Sender<InvokeOutput>,
 }
 
@@ -159,15 +161,20 @@ impl LocalFunction {
     }
 
     /// Queues one invocation and waits for its result.
-    pub async fn invoke(&self, payload: Vec<u8>) -> Result<InvokeOutput, InvokeError> {
-        queue_and_wait(&self.queue, payload).await
+    pub async fn invoke(&self, payload: Vec<u8>, trace: Option<&str>) -> Result<InvokeOutput, InvokeError> {
+        queue_and_wait(&self.queue, payload, trace).await
     }
 }
 
-async fn queue_and_wait(queue: &mpsc::Sender<Invocation>, payload: Vec<u8>) -> Result<InvokeOutput, InvokeError> {
+async fn queue_and_wait(
+    queue: &mpsc::Sender<Invocation>,
+    payload: Vec<u8>,
+    trace: Option<&str>,
+) -> Result<InvokeOutput, InvokeError> {
     let (reply, rx) = oneshot::channel();
     let stopped = || InvokeError::Unreachable("the local function has stopped".to_owned());
-    queue.send(Invocation { payload, reply }).await.map_err(|_| stopped())?;
+    let trace = trace.map(str::to_owned);
+    queue.send(Invocation { payload, trace, reply }).await.map_err(|_| stopped())?;
     rx.await.map_err(|_| stopped())
 }
 
@@ -221,14 +228,15 @@ async fn next(State(state): State<Arc<RuntimeState>>) -> Response {
         pending.insert(id.clone(), invocation.reply);
     }
     // Lambda's longest timeout: the local Runtime API does not enforce one.
-    let deadline = SystemClock.now_ms() + 900_000;
+    let now = SystemClock.now_ms();
+    let deadline = now + 900_000;
     let mut headers = HeaderMap::new();
     let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{}", state.name);
     for (name, value) in [
         ("lambda-runtime-aws-request-id", id),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
         ("lambda-runtime-invoked-function-arn", arn),
-        ("lambda-runtime-trace-id", format!("Root=1-{:08x}-{}", deadline / 1000, uuid::Uuid::new_v4().simple())),
+        ("lambda-runtime-trace-id", invocation.trace.unwrap_or_else(|| new_trace_id(now))),
         ("content-type", "application/json".to_owned()),
     ] {
         if let Ok(v) = HeaderValue::try_from(value) {
@@ -277,7 +285,8 @@ async fn invoke_api(
             return error(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message);
         }
     }
-    match queue_and_wait(&state.sender, body.to_vec()).await {
+    let trace = headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok());
+    match queue_and_wait(&state.sender, body.to_vec(), trace).await {
         Ok(out) => {
             let mut response = (StatusCode::OK, out.payload).into_response();
             response.headers_mut().insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
@@ -312,15 +321,21 @@ pub struct LocalInvoker {
 }
 
 impl Invoker for LocalInvoker {
-    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>, trace: Option<&'a str>) -> InvokeFuture<'a> {
         Box::pin(async move {
             match (self.functions.get(function_name(function)), &self.remote) {
-                (Some(local), _) => local.invoke(payload).await,
-                (None, Some(remote)) => remote.invoke(function, payload).await,
+                (Some(local), _) => local.invoke(payload, trace).await,
+                (None, Some(remote)) => remote.invoke(function, payload, trace).await,
                 (None, None) => Err(InvokeError::Refused(format!("no local function named {function:?}"))),
             }
         })
     }
+}
+
+/// A trace header for an invocation that continues none: `Root=1-{epoch seconds, hex}-{96 random bits}`.
+fn new_trace_id(now_ms: i64) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{:08x}-{}", now_ms / 1000, &random[..24])
 }
 
 /// `arn:aws:lambda:r:acct:function:NAME[:alias]` or `NAME[:alias]` → `NAME`.

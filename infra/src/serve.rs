@@ -18,7 +18,7 @@ use tollgate_core::{
     clock::{SharedClock, SystemClock},
     config::Definition,
     error::GatewayError,
-    pipeline::{MAX_BODY_BYTES, error_response},
+    pipeline::MAX_BODY_BYTES,
     settings::Settings,
     websocket::{WebSocketApi, fanout::PostError},
 };
@@ -191,15 +191,13 @@ async fn front_door(door: Arc<FrontDoor>, peer: Peer, request: Request) -> Respo
             };
         }
     }
+    let now_ms = door.clock.now_ms();
     let Ok(payload) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        // The body never reached the gateway, so the front door answers in its place.
+        // The body never reached the gateway: it answers without it.
         let error = GatewayError::RequestTooLarge(format!("body over {MAX_BODY_BYTES} bytes"));
-        let mut response = error_response(&error);
-        if let Ok(id) = http::HeaderValue::try_from(uuid::Uuid::new_v4().to_string()) {
-            response.headers.insert("apigw-requestid", id);
-        }
-        return function_url::to_response(response);
+        let request = function_url::to_request(parts, axum::body::Bytes::new(), &peer.ip, &door.local_port, now_ms);
+        return function_url::to_response(door.gateway.refuse(request, error));
     };
-    let request = function_url::to_request(parts, payload, &peer.ip, &door.local_port, door.clock.now_ms());
+    let request = function_url::to_request(parts, payload, &peer.ip, &door.local_port, now_ms);
     function_url::to_response(door.gateway.handle_request(request).await)
 }

@@ -83,7 +83,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("gateway-500-routes", |b| {
         b.to_async(&rt).iter(|| async {
             let ev: GatewayEvent = serde_json::from_slice(black_box(&event)).expect("event");
-            let response = many.handle(ev).await;
+            let response = many.handle(ev, None).await;
             serde_json::to_vec(&response).expect("response")
         })
     });

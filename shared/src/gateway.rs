@@ -57,23 +57,36 @@ impl Gateway {
         Self::new(&definition, &backends)
     }
 
-    /// Answers one event as Lambda delivers it (JSON text). Text that is no event the router accepts is an
-    /// invocation error (`InvalidEvent`), which a Function URL answers with its 502.
-    pub async fn handle_json(&self, event: &str) -> Result<GatewayEventResponse, FunctionError> {
+    /// Answers one event as Lambda delivers it (JSON text), before the invocation's deadline (ms since the
+    /// epoch). Text that is no event the router accepts is an invocation error (`InvalidEvent`), which a
+    /// Function URL answers with its 502.
+    pub async fn handle_json(
+        &self,
+        event: &str,
+        deadline_ms: Option<i64>,
+    ) -> Result<GatewayEventResponse, FunctionError> {
         let event = GatewayEvent::from_json(event).map_err(|e| FunctionError::new("InvalidEvent", e.to_string()))?;
-        Ok(self.handle(event).await)
+        Ok(self.handle(event, deadline_ms).await)
     }
 
-    /// Answers one event.
-    pub async fn handle(&self, event: GatewayEvent) -> GatewayEventResponse {
+    /// Answers one event. With a deadline, integrations and authorizers get only what is left of it, so a slow
+    /// backend is answered as API Gateway answers a timeout rather than the invocation running out of time.
+    pub async fn handle(&self, event: GatewayEvent, deadline_ms: Option<i64>) -> GatewayEventResponse {
         let origin = event.origin();
-        let response = self.pipeline.run(event.into_request(self.clock.as_ref())).await;
-        event::render(origin, response)
+        let mut request = event.into_request(self.clock.as_ref());
+        request.deadline_ms = deadline_ms;
+        event::render(origin, self.pipeline.run(request).await)
     }
 
     /// This instance's usage-plan meter, if the definition meters anything.
     pub fn meter(&self) -> Option<&std::sync::Arc<crate::metering::Meter>> {
         self.pipeline.meter()
+    }
+
+    /// Answers a request a front end refused before reading all of it (a body over the limit) with `error`,
+    /// as the API type answers it.
+    pub fn refuse(&self, request: GatewayRequest, error: crate::error::GatewayError) -> GatewayResponse {
+        self.pipeline.refuse(request, error)
     }
 
     /// Answers one request already in the gateway's own form (`tollgate serve`, benchmarks, embedding).

@@ -161,6 +161,13 @@ pub struct AwsAccount {
     pub id: String,
 }
 
+impl AwsAccount {
+    /// `arn:aws:execute-api:{region}:{account}:`, what every execute-api ARN starts with.
+    pub fn execute_api_arn_prefix(&self) -> String {
+        format!("arn:aws:execute-api:{}:{}:", self.region, self.id)
+    }
+}
+
 impl Default for AwsAccount {
     fn default() -> Self {
         Self { region: DEFAULT_REGION.to_owned(), id: DEFAULT_ACCOUNT_ID.to_owned() }

@@ -27,7 +27,7 @@ use tollgate_tests::{
 struct AllowAll;
 
 impl Invoker for AllowAll {
-    fn invoke<'a>(&'a self, _function: &'a str, _payload: Vec<u8>) -> InvokeFuture<'a> {
+    fn invoke<'a>(&'a self, _function: &'a str, _payload: Vec<u8>, _trace: Option<&'a str>) -> InvokeFuture<'a> {
         Box::pin(async move {
             let reply = json!({
                 "principalId": "u",

@@ -1,13 +1,18 @@
 //! A Lambda function for the tests, run as a real process under `tollgate serve`'s Runtime API. The last path
-//! segment picks a behaviour; anything else echoes the event it received.
+//! segment picks a behaviour; anything else echoes the event it received. Given a REQUEST authorizer event, it
+//! answers as an authorizer.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let trace = event.context.xray_trace_id.clone();
     let event = event.payload;
     let path = event["rawPath"].as_str().or_else(|| event["path"].as_str()).unwrap_or("/").to_owned();
+    if event["type"] == "REQUEST" {
+        return authorize(&event, path.rsplit('/').next().unwrap_or(""));
+    }
     Ok(match path.rsplit('/').next().unwrap_or("") {
         "fail" => return Err("the function failed on purpose".into()),
         "malformed" => json!({ "statusCode": "teapot" }),
@@ -17,6 +22,8 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             json!({ "statusCode": 200, "body": "late" })
         }
         "exit" => std::process::exit(3),
+        // The X-Ray trace this invocation continues (Lambda's `Lambda-Runtime-Trace-Id`).
+        "trace" => json!({ "statusCode": 200, "body": trace.unwrap_or_default() }),
         "cookies" => json!({ "statusCode": 201, "cookies": ["a=1; Path=/", "b=2"], "body": "with cookies" }),
         "binary" => json!({
             "statusCode": 200,
@@ -26,6 +33,25 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         }),
         _ => json!({ "statusCode": 200, "headers": { "content-type": "application/json" }, "body": event.to_string() }),
     })
+}
+
+/// As a REQUEST authorizer (1.0 or 2.0): the last path segment decides. `deny` is an explicit Deny, `broken`
+/// fails, anything else is allowed, with a context.
+fn authorize(event: &Value, last: &str) -> Result<Value, Error> {
+    let arn = event["methodArn"].as_str().or_else(|| event["routeArn"].as_str()).unwrap_or("*");
+    let effect = match last {
+        "broken" => return Err("the authorizer failed on purpose".into()),
+        "deny" => "Deny",
+        _ => "Allow",
+    };
+    Ok(json!({
+        "principalId": "echo-user",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{ "Action": "execute-api:Invoke", "Effect": effect, "Resource": arn }],
+        },
+        "context": { "tier": "gold", "n": 3 },
+    }))
 }
 
 #[tokio::main]

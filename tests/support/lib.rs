@@ -2,6 +2,7 @@
 //! and event loading.
 
 pub mod dynalite;
+pub mod faulty;
 pub mod issuer;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -40,7 +41,7 @@ pub fn event_text(name: &str) -> String {
 pub struct EchoFunction;
 
 impl Invoker for EchoFunction {
-    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>, _trace: Option<&'a str>) -> InvokeFuture<'a> {
         Box::pin(async move {
             let event = String::from_utf8(payload).unwrap_or_default();
             let reply = serde_json::json!({

@@ -21,7 +21,7 @@ async fn answers_recorded_authorizer_events_from_the_table() {
 
     let mut event: Value = serde_json::from_str(&event_text("authorizer-request-v1.json")).expect("json");
     event["headers"]["x-api-key"] = json!(value);
-    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let out = function.invoke(event.to_string().into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(out.function_error, None, "{answer}");
     assert_eq!(answer["principalId"], key.id.as_str());
@@ -32,12 +32,13 @@ async fn answers_recorded_authorizer_events_from_the_table() {
     );
 
     event["headers"]["x-api-key"] = json!("not-a-key-of-ours-at-all-xxxxxxxx");
-    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let out = function.invoke(event.to_string().into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Deny", "unknown key: 403");
 
     // No key at all in the recorded WebSocket $connect event: "Unauthorized" (401).
-    let out = function.invoke(event_text("authorizer-websocket-connect.json").into_bytes()).await.expect("invoke");
+    let out =
+        function.invoke(event_text("authorizer-websocket-connect.json").into_bytes(), None).await.expect("invoke");
     let error: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(
         (error["errorType"].as_str(), error["errorMessage"].as_str()),
@@ -54,7 +55,7 @@ async fn an_unreadable_table_is_a_named_error() {
     let function = LocalFunction::start("authorizer", &command, &env, dir.path()).await.expect("starts");
     let mut event: Value = serde_json::from_str(&event_text("authorizer-request-v1.json")).expect("json");
     event["headers"]["x-api-key"] = json!("a-key-value-that-needs-the-table");
-    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let out = function.invoke(event.to_string().into_bytes(), None).await.expect("invoke");
     let error: Value = serde_json::from_slice(&out.payload).expect("json");
     assert!(out.function_error.is_some());
     assert_eq!(error["errorType"], "StoreUnavailable", "{error}");

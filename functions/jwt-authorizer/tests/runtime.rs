@@ -27,14 +27,14 @@ async fn answers_recorded_authorizer_events() {
 
     let mut event: Value = serde_json::from_str(&event_text("authorizer-token-request.json")).expect("json");
     event["authorizationToken"] = json!(format!("Bearer {token}"));
-    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let out = function.invoke(event.to_string().into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(out.function_error, None, "{answer}");
     assert_eq!(answer["principalId"], "ada");
     assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
 
     // The recorded token ("allow") is no JWT: API Gateway's 401 convention, an error saying "Unauthorized".
-    let out = function.invoke(event_text("authorizer-token-request.json").into_bytes()).await.expect("invoke");
+    let out = function.invoke(event_text("authorizer-token-request.json").into_bytes(), None).await.expect("invoke");
     let error: Value = serde_json::from_slice(&out.payload).expect("json");
     assert!(out.function_error.is_some());
     assert_eq!(
@@ -45,16 +45,16 @@ async fn answers_recorded_authorizer_events() {
     // HTTP API 2.0: a simple response.
     let mut v2: Value = serde_json::from_str(&event_text("authorizer-v2-request.json")).expect("json");
     v2["headers"]["authorization"] = json!(token);
-    let out = function.invoke(v2.to_string().into_bytes()).await.expect("invoke");
+    let out = function.invoke(v2.to_string().into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(answer["isAuthorized"], true, "{answer}");
     assert_eq!(answer["context"]["sub"], "ada");
 
     // Not an authorizer event: an invocation error with a named type, and the process keeps serving.
-    let out = function.invoke(event_text("function-url-get-query.json").into_bytes()).await.expect("invoke");
+    let out = function.invoke(event_text("function-url-get-query.json").into_bytes(), None).await.expect("invoke");
     let error: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(error["errorType"], "InvalidEvent", "{error}");
-    let out = function.invoke(event.to_string().into_bytes()).await.expect("invoke");
+    let out = function.invoke(event.to_string().into_bytes(), None).await.expect("invoke");
     assert_eq!(out.function_error, None);
 }
 

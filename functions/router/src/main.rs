@@ -12,7 +12,9 @@ async fn main() -> Result<(), Error> {
     let gateway = Arc::new(function::start(async |settings| Ok(Gateway::from_settings(&settings).await?)).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let gateway = Arc::clone(&gateway);
-        async move { gateway.handle_json(event.payload.get()).await }
+        // Integrations and authorizers get what is left of this invocation.
+        let deadline = i64::try_from(event.context.deadline).ok();
+        async move { gateway.handle_json(event.payload.get(), deadline).await }
     }))
     .await
 }

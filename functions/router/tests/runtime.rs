@@ -35,7 +35,7 @@ async fn answers_recorded_events_and_survives_unreadable_ones() {
     let (router, _dir) = start(Some("prod")).await;
     let router = router.expect("router starts");
 
-    let out = router.invoke(event("function-url-get-query.json")).await.expect("invoke");
+    let out = router.invoke(event("function-url-get-query.json"), None).await.expect("invoke");
     assert_eq!(out.function_error, None);
     let reply: Value = serde_json::from_slice(&out.payload).expect("JSON reply");
     assert_eq!(reply["statusCode"], 200);
@@ -43,17 +43,17 @@ async fn answers_recorded_events_and_survives_unreadable_ones() {
     assert_eq!(reply["headers"]["apigw-requestid"], "MIZRNhJtIAMEMDw=");
 
     // A REST event is answered in the REST shape.
-    let out = router.invoke(event("rest-api-no-host.json")).await.expect("invoke");
+    let out = router.invoke(event("rest-api-no-host.json"), None).await.expect("invoke");
     let reply: Value = serde_json::from_slice(&out.payload).expect("JSON reply");
     assert_eq!(reply["statusCode"], 404);
     assert_eq!(reply["multiValueHeaders"]["content-type"][0], "application/json");
 
     // Not an event: an invocation error with a named type (the front door's 502), not a crash.
-    let out = router.invoke(event("function-url-not-an-event.json")).await.expect("invoke");
+    let out = router.invoke(event("function-url-not-an-event.json"), None).await.expect("invoke");
     assert!(out.function_error.is_some(), "{}", String::from_utf8_lossy(&out.payload));
     let error: Value = serde_json::from_slice(&out.payload).expect("JSON error");
     assert_eq!(error["errorType"], "InvalidEvent", "{error}");
-    let out = router.invoke(event("function-url-bad-base64-body.json")).await.expect("invoke");
+    let out = router.invoke(event("function-url-bad-base64-body.json"), None).await.expect("invoke");
     let reply: Value = serde_json::from_slice(&out.payload).expect("JSON reply");
     assert_eq!(reply["statusCode"], 400, "the same process still answers");
 }

@@ -18,16 +18,16 @@ async fn records_the_connection_of_a_recorded_connect_event() {
     let command = [env!("CARGO_BIN_EXE_ws-connect").to_owned()];
     let function = LocalFunction::start("ws-connect", &command, &env, dir.path()).await.expect("starts");
 
-    let out = function.invoke(event_text("ws-connect.json").into_bytes()).await.expect("invoke");
+    let out = function.invoke(event_text("ws-connect.json").into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(answer, serde_json::json!({ "statusCode": 200 }));
     let recorded = table.get_connection("asdfasdf=").await.expect("read").expect("recorded");
     assert_eq!(recorded.source_ip, "10.0.0.13");
 
     // A $disconnect event delivered to ws-connect: a 400 in API Gateway's shape, and the function lives on.
-    let out = function.invoke(event_text("ws-disconnect.json").into_bytes()).await.expect("invoke");
+    let out = function.invoke(event_text("ws-disconnect.json").into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(answer["statusCode"], 400, "{answer}");
-    let out = function.invoke(b"{\"not\": \"an event\"}".to_vec()).await.expect("invoke");
+    let out = function.invoke(b"{\"not\": \"an event\"}".to_vec(), None).await.expect("invoke");
     assert_eq!(serde_json::from_slice::<Value>(&out.payload).expect("json")["statusCode"], 400);
 }

@@ -25,10 +25,10 @@ async fn answers_a_recorded_message_event() {
     ]);
     let command = [env!("CARGO_BIN_EXE_ws-default").to_owned()];
     let function = LocalFunction::start("ws-default", &command, &env, dir.path()).await.expect("starts");
-    let out = function.invoke(event_text("ws-message-subscribe.json").into_bytes()).await.expect("invoke");
+    let out = function.invoke(event_text("ws-message-subscribe.json").into_bytes(), None).await.expect("invoke");
     let answer: Value = serde_json::from_slice(&out.payload).expect("json");
     assert_eq!(answer, json!({ "statusCode": 200 }));
     assert_eq!(table.channels("asdfasdf=").await.expect("channels"), ["news"]);
-    let out = function.invoke(event_text("ws-connect.json").into_bytes()).await.expect("invoke");
+    let out = function.invoke(event_text("ws-connect.json").into_bytes(), None).await.expect("invoke");
     assert_eq!(serde_json::from_slice::<Value>(&out.payload).expect("json")["statusCode"], 400);
 }

@@ -21,7 +21,7 @@ async fn removes_the_connection_of_a_recorded_disconnect_event() {
     let command = [env!("CARGO_BIN_EXE_ws-disconnect").to_owned()];
     let function = LocalFunction::start("ws-disconnect", &command, &env, dir.path()).await.expect("starts");
     for _ in 0..2 {
-        let out = function.invoke(event_text("ws-disconnect.json").into_bytes()).await.expect("invoke");
+        let out = function.invoke(event_text("ws-disconnect.json").into_bytes(), None).await.expect("invoke");
         let answer: Value = serde_json::from_slice(&out.payload).expect("json");
         assert_eq!(answer, json!({ "statusCode": 200 }), "twice is fine");
     }

@@ -108,10 +108,12 @@ impl LambdaAuthorizer {
             .flatten()
             .filter(|(_, at)| now - at < self.ttl_us)
             .map(|(answer, _)| answer);
-        let answer = match cached {
-            Some(answer) => answer,
+        let (answer, latency_ms) = match cached {
+            Some(answer) => (answer, 0),
             None => {
+                let started = tokio::time::Instant::now();
                 let answer = Arc::new(self.invoke(call, &values).await?);
+                let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 if self.ttl_us > 0
                     && let Ok(mut map) = self.cache.lock()
                 {
@@ -123,19 +125,23 @@ impl LambdaAuthorizer {
                     }
                     map.insert(cache_key, (Arc::clone(&answer), now));
                 }
-                answer
+                (answer, latency_ms)
             }
         };
         match answer.as_ref() {
-            Answer::Simple { authorized: true, context } => {
-                Ok(Authorized::Lambda { principal_id: None, context: context.clone(), usage_identifier_key: None })
-            }
+            Answer::Simple { authorized: true, context } => Ok(Authorized::Lambda {
+                principal_id: None,
+                context: context.clone(),
+                usage_identifier_key: None,
+                latency_ms,
+            }),
             Answer::Simple { authorized: false, .. } => Err(LambdaAuthError::NotAuthorized),
             Answer::Policy { policy, principal_id, context, usage_identifier_key } => match policy.evaluate(call.arn) {
                 Effect::Allow => Ok(Authorized::Lambda {
                     principal_id: principal_id.clone(),
                     context: context.clone(),
                     usage_identifier_key: usage_identifier_key.clone(),
+                    latency_ms,
                 }),
                 Effect::ExplicitDeny => Err(LambdaAuthError::Denied { explicit: true }),
                 Effect::ImplicitDeny => Err(LambdaAuthError::Denied { explicit: false }),
@@ -150,7 +156,11 @@ impl LambdaAuthorizer {
             let reply: Value = serde_json::from_slice(payload).map_err(|e| format!("the reply is not JSON: {e}"))?;
             parse_answer(kind, &reply)
         };
-        invoke(self.invoker.as_ref(), &self.spec.function, event, self.spec.timeout, parse).await.map_err(|failure| {
+        // The authorizer gets what is left of the invocation, at most its own timeout.
+        let timeout =
+            call.request.time_left(self.clock.now_ms()).map_or(self.spec.timeout, |t| t.min(self.spec.timeout));
+        let trace = call.request.header("x-amzn-trace-id");
+        invoke(self.invoker.as_ref(), &self.spec.function, event, timeout, trace, parse).await.map_err(|failure| {
             // API Gateway's convention: a function that fails with exactly "Unauthorized" means 401.
             if failure.error_message().as_deref() == Some("Unauthorized") {
                 return LambdaAuthError::Unauthorized("the authorizer said Unauthorized");
@@ -202,10 +212,11 @@ fn parse_answer(kind: EventKind, reply: &Value) -> Result<Answer, String> {
         return Err("context values must be strings, numbers or booleans".to_owned());
     }
     let policy = IamPolicy::parse(reply.get("policyDocument").ok_or("the answer has no policyDocument")?)?;
+    // A policy without a principal is judged on its statements all the same.
     let principal_id = match reply.get("principalId") {
         Some(Value::String(p)) => Some(p.clone()),
-        None | Some(Value::Null) if kind == (EventKind::V2 { simple: false }) => None,
-        _ => return Err("principalId must be a string".to_owned()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err("principalId must be a string".to_owned()),
     };
     let usage_identifier_key = reply.get("usageIdentifierKey").and_then(Value::as_str).map(str::to_owned);
     Ok(Answer::Policy { policy, principal_id, context, usage_identifier_key })
@@ -243,5 +254,13 @@ mod tests {
         let nested =
             serde_json::json!({"principalId": "u", "policyDocument": {"Statement": []}, "context": {"a": {"b": 1}}});
         assert!(parse_answer(EventKind::RequestV1, &nested).is_err(), "REST context values are scalars");
+        // No principalId is no error: the policy is judged on its statements.
+        let allow = serde_json::json!({"policyDocument": {"Statement": [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "arn:aws:execute-api:*"}
+        ]}});
+        let Ok(Answer::Policy { policy, principal_id: None, .. }) = parse_answer(EventKind::RequestV1, &allow) else {
+            panic!("a policy without principalId")
+        };
+        assert_eq!(policy.evaluate("arn:aws:execute-api:us-east-1:1:a/s/GET/x"), Effect::Allow);
     }
 }

@@ -10,13 +10,6 @@ pub mod lambda;
 pub mod resource_policy;
 pub mod standalone;
 
-use crate::settings::AwsAccount;
-
-/// `arn:aws:execute-api:{region}:{account}:`, computed once per process from the settings.
-pub fn arn_prefix(account: &AwsAccount) -> String {
-    format!("arn:aws:execute-api:{}:{}:", account.region, account.id)
-}
-
 /// The execute-api ARN of a request: `{prefix}{api}/{stage}/{VERB}/{path}`, which Lambda authorizers receive as
 /// `methodArn` / `routeArn` and their policies are evaluated against.
 pub fn method_arn(prefix: &str, api: &str, stage: &str, method: &str, path: &str) -> String {

@@ -35,9 +35,10 @@ pub enum InvokeError {
 
 pub type InvokeFuture<'a> = Pin<Box<dyn Future<Output = Result<InvokeOutput, InvokeError>> + Send + 'a>>;
 
-/// Something that runs a Lambda function synchronously.
+/// Something that runs a Lambda function synchronously. `trace` is the X-Ray trace header the invocation
+/// continues (`X-Amzn-Trace-Id`), when the request carried one.
 pub trait Invoker: Send + Sync {
-    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a>;
+    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>, trace: Option<&'a str>) -> InvokeFuture<'a>;
 }
 
 /// Why [`invoke`] gave no usable reply. Each caller maps these to its own answer.
@@ -68,18 +69,20 @@ impl InvokeFailure {
     }
 }
 
-/// Invokes `function` with `event`, waits at most `timeout`, and reads the reply with `parse`.
+/// Invokes `function` with `event` (continuing `trace`), waits at most `timeout`, and reads the reply with
+/// `parse`.
 pub async fn invoke<T>(
     invoker: &dyn Invoker,
     function: &str,
     event: Vec<u8>,
     timeout: Duration,
+    trace: Option<&str>,
     parse: impl FnOnce(&[u8]) -> Result<T, String>,
 ) -> Result<T, InvokeFailure> {
     if event.len() > MAX_PAYLOAD_BYTES {
         return Err(InvokeFailure::EventTooLarge(event.len()));
     }
-    let out = tokio::time::timeout(timeout, invoker.invoke(function, event))
+    let out = tokio::time::timeout(timeout, invoker.invoke(function, event, trace))
         .await
         .map_err(|_| InvokeFailure::Timeout(timeout))??;
     if let Some(kind) = out.function_error {
@@ -113,9 +116,19 @@ impl SdkInvoker {
 }
 
 impl Invoker for SdkInvoker {
-    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>) -> InvokeFuture<'a> {
+    fn invoke<'a>(&'a self, function: &'a str, payload: Vec<u8>, trace: Option<&'a str>) -> InvokeFuture<'a> {
+        let trace = trace.and_then(|t| http::HeaderValue::try_from(t).ok());
         Box::pin(async move {
-            let out = self.client.invoke().function_name(function).payload(Blob::new(payload)).send().await;
+            let call = self.client.invoke().function_name(function).payload(Blob::new(payload)).customize();
+            // The function's invocation continues the caller's trace, as API Gateway's does.
+            let out = call
+                .mutate_request(move |request| {
+                    if let Some(trace) = &trace {
+                        request.headers_mut().insert("x-amzn-trace-id", trace.clone());
+                    }
+                })
+                .send()
+                .await;
             match out {
                 Ok(out) => Ok(InvokeOutput {
                     payload: out.payload.map(Blob::into_inner).unwrap_or_default(),

@@ -15,7 +15,7 @@ use super::{
     },
     template::{self, Piece},
 };
-use crate::route_key::RouteKey;
+use crate::{request::ApiType, route_key::RouteKey};
 
 /// API Gateway's rules for stage names and variables.
 pub(super) fn check_stage(name: &str, stage: &StageFile) -> Result<(), String> {
@@ -46,10 +46,25 @@ pub(super) fn check_stage(name: &str, stage: &StageFile) -> Result<(), String> {
     Ok(())
 }
 
+/// The payload format a Lambda integration or authorizer uses: as written, else the API type's own. A REST API
+/// speaks 1.0 only.
+fn payload_version(written: Option<&str>, api: ApiType) -> Result<PayloadVersion, String> {
+    match (written, api) {
+        (Some("1.0") | None, ApiType::Rest) => Ok(PayloadVersion::V1),
+        (Some("2.0"), ApiType::Rest) => {
+            Err("payloadFormatVersion \"2.0\" is an HTTP API format: a REST API sends \"1.0\"".to_owned())
+        }
+        (Some("1.0"), ApiType::Http) => Ok(PayloadVersion::V1),
+        (Some("2.0") | None, ApiType::Http) => Ok(PayloadVersion::V2),
+        (Some(other), _) => Err(format!("payloadFormatVersion {other:?}: use \"1.0\" or \"2.0\"")),
+    }
+}
+
 pub(super) fn compile_route(
     key_text: &str,
     route: &RouteFile,
     vars: &BTreeMap<String, String>,
+    api: ApiType,
 ) -> Result<RouteSpec, String> {
     let key = RouteKey::parse(key_text)?;
     let params: Vec<&str> = key.param_names().collect();
@@ -59,11 +74,7 @@ pub(super) fn compile_route(
             if function.is_empty() {
                 return Err("lambda integration needs a function name or ARN".to_owned());
             }
-            let payload = match payload_format_version.as_str() {
-                "1.0" => PayloadVersion::V1,
-                "2.0" => PayloadVersion::V2,
-                other => return Err(format!("payloadFormatVersion {other:?}: use \"1.0\" or \"2.0\"")),
-            };
+            let payload = payload_version(payload_format_version.as_deref(), api)?;
             IntegrationSpec::Lambda { function, payload, timeout: check_timeout(*timeout_ms)? }
         }
         IntegrationFile::Http { url, method, timeout_ms } => {
@@ -85,7 +96,14 @@ pub(super) fn compile_route(
                 .as_deref()
                 .map(|m| http::Method::from_bytes(m.as_bytes()).map_err(|_| format!("method {m:?} is not valid")))
                 .transpose()?;
-            IntegrationSpec::Http { url: pieces, method, timeout: check_timeout(*timeout_ms)? }
+            let catch_all = match &key {
+                RouteKey::Default => true,
+                RouteKey::Path { segments, .. } => {
+                    segments.iter().any(|s| matches!(s, crate::route_key::Segment::Greedy(_)))
+                }
+            };
+            let append_path = catch_all && !pieces.iter().any(|p| matches!(p, Piece::Param(_)));
+            IntegrationSpec::Http { url: pieces, method, timeout: check_timeout(*timeout_ms)?, append_path }
         }
         IntegrationFile::Mock { status_code, headers, body } => {
             let status = StatusCode::from_u16(*status_code)
@@ -128,7 +146,7 @@ pub(super) fn resource_policy(policy: &ResourcePolicyFile) -> Result<IpRules, St
 }
 
 /// An authorizer's settings, checked and typed.
-pub(super) fn authorizer(file: &AuthorizerFile) -> Result<AuthorizerSpec, String> {
+pub(super) fn authorizer(file: &AuthorizerFile, api: ApiType) -> Result<AuthorizerSpec, String> {
     match file {
         AuthorizerFile::Jwt { issuer, audiences, jwks_uri, identity_source, leeway_seconds } => {
             let issuer_uri: http::Uri = issuer.parse().map_err(|_| format!("issuer {issuer:?} is not a URL"))?;
@@ -164,18 +182,15 @@ pub(super) fn authorizer(file: &AuthorizerFile) -> Result<AuthorizerSpec, String
             if function.is_empty() {
                 return Err("function is required".to_owned());
             }
-            let kind = match (payload_format_version.as_str(), event_type.as_deref()) {
-                ("1.0", Some("TOKEN")) => EventKind::Token,
-                ("1.0", None | Some("REQUEST")) => EventKind::RequestV1,
-                ("2.0", None) => EventKind::V2 { simple: *simple_responses },
-                ("2.0", Some(_)) => return Err("eventType applies to payload 1.0 only".to_owned()),
-                (v, _) => {
-                    return Err(format!(
-                        "payloadFormatVersion {v:?}: use \"1.0\" or \"2.0\"; eventType TOKEN or REQUEST"
-                    ));
-                }
+            let version = payload_version(payload_format_version.as_deref(), api)?;
+            let kind = match (version, event_type.as_deref()) {
+                (PayloadVersion::V1, Some("TOKEN")) => EventKind::Token,
+                (PayloadVersion::V1, None | Some("REQUEST")) => EventKind::RequestV1,
+                (PayloadVersion::V2, None) => EventKind::V2 { simple: *simple_responses },
+                (PayloadVersion::V2, Some(_)) => return Err("eventType applies to payload 1.0 only".to_owned()),
+                (_, Some(other)) => return Err(format!("eventType {other:?}: use TOKEN or REQUEST")),
             };
-            if *simple_responses && payload_format_version != "2.0" {
+            if *simple_responses && version != PayloadVersion::V2 {
                 return Err("simpleResponses needs payloadFormatVersion 2.0".to_owned());
             }
             if kind == EventKind::Token && identity_sources.len() != 1 {

@@ -6,15 +6,22 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{MAX_TIMEOUT_MS, websocket::WebSocketFile};
-use crate::usage::Throttle;
+use crate::{request::ApiType, usage::Throttle};
 
 /// The whole `gateway.yaml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewayFile {
+    /// `HTTP` (default) or `REST`: the API Gateway API type whose answers, events and replies Tollgate gives.
+    #[serde(default, rename = "type")]
+    pub api_type: ApiType,
     /// Shown in logs and as the `apiId` of events sent to integrations.
     #[serde(default = "default_name")]
     pub name: String,
+    /// REST: media types sent to Lambda as base64 and whose base64 replies are decoded (`image/png`, `image/*`,
+    /// `*/*`). Every other body travels as text.
+    #[serde(default)]
+    pub binary_media_types: Vec<String>,
     /// Stage name to its settings. With none, there is one stage, `$default`, without variables.
     #[serde(default)]
     pub stages: BTreeMap<String, StageFile>,
@@ -64,8 +71,9 @@ pub enum AuthorizerFile {
     #[serde(rename_all = "camelCase")]
     Lambda {
         function: String,
-        #[serde(default = "default_payload_version")]
-        payload_format_version: String,
+        /// `"1.0"` or `"2.0"`; default: the API type's own (REST APIs send 1.0, HTTP APIs 2.0).
+        #[serde(default)]
+        payload_format_version: Option<String>,
         /// Payload 1.0 only: `TOKEN` (one header) or `REQUEST` (default).
         #[serde(default)]
         event_type: Option<String>,
@@ -205,8 +213,9 @@ pub enum IntegrationFile {
     Lambda {
         /// Function name, `name:alias`, or ARN; may use `${stageVariables.x}`.
         function: String,
-        #[serde(default = "default_payload_version")]
-        payload_format_version: String,
+        /// `"1.0"` or `"2.0"`; default: the API type's own (REST APIs send 1.0, HTTP APIs 2.0).
+        #[serde(default)]
+        payload_format_version: Option<String>,
         #[serde(default = "default_timeout")]
         timeout_ms: u64,
     },
@@ -231,9 +240,6 @@ pub enum IntegrationFile {
     },
 }
 
-fn default_payload_version() -> String {
-    "2.0".to_owned()
-}
 fn default_timeout() -> u64 {
     MAX_TIMEOUT_MS
 }

@@ -14,6 +14,8 @@ pub mod websocket;
 
 use std::{collections::BTreeMap, path::Path};
 
+use crate::request::{ApiType, MediaTypes};
+
 pub use file::{
     ApiKeySource, ApiKeysFile, AuthorizerFile, DEFAULT_KEY_CACHE_SECS, GatewayFile, IntegrationFile, LocalFile,
     LocalFunctionFile, MAX_KEY_CACHE_SECS, ResourcePolicyFile, RouteFile, StageFile,
@@ -70,7 +72,7 @@ impl Definition {
         }
         let mut authorizers = BTreeMap::new();
         for (name, authorizer) in &file.authorizers {
-            let spec = check::authorizer(authorizer)
+            let spec = check::authorizer(authorizer, file.api_type)
                 .map_err(|problem| ConfigError::Parse(format!("authorizer {name:?}: {problem}")))?;
             authorizers.insert(name.clone(), spec);
         }
@@ -78,7 +80,7 @@ impl Definition {
         let route_default = stage_file.and_then(|s| s.route_throttle);
         let mut routes = Vec::with_capacity(file.routes.len());
         for (key_text, route) in &file.routes {
-            let mut spec = check::compile_route(key_text, route, &variables)
+            let mut spec = check::compile_route(key_text, route, &variables, file.api_type)
                 .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
             spec.throttle = spec.throttle.or(route_default);
             spec.authorizer = match route.authorizer.as_deref().or(file.default_authorizer.as_deref()) {
@@ -109,9 +111,8 @@ impl Definition {
         // Check every other stage too, so a definition that works in `dev` cannot hide a break in `prod`.
         for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
             for (key_text, route) in &file.routes {
-                check::compile_route(key_text, route, &settings.variables).map_err(|problem| ConfigError::Route {
-                    route: key_text.clone(),
-                    problem: format!("in stage {other:?}: {problem}"),
+                check::compile_route(key_text, route, &settings.variables, file.api_type).map_err(|problem| {
+                    ConfigError::Route { route: key_text.clone(), problem: format!("in stage {other:?}: {problem}") }
                 })?;
             }
         }
@@ -133,7 +134,15 @@ impl Definition {
                     .map_err(|e| ConfigError::Parse(format!("in stage {other:?}: {e}")))?;
             }
         }
+        if file.api_type == ApiType::Http && !file.binary_media_types.is_empty() {
+            return Err(ConfigError::Parse(
+                "binaryMediaTypes is a REST API setting: HTTP APIs send every non-text body as base64".to_owned(),
+            ));
+        }
+        let binary_media_types = MediaTypes::parse(&file.binary_media_types).map_err(ConfigError::Parse)?;
         Ok(Self {
+            api_type: file.api_type,
+            binary_media_types,
             api_name: file.name,
             stage,
             stage_variables: variables,

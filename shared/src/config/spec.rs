@@ -13,7 +13,12 @@ use super::{
     template::Piece,
     websocket::WebSocketSpec,
 };
-use crate::{route_key::RouteKey, usage::Throttle};
+use crate::{
+    request::{ApiContext, ApiType, MediaTypes},
+    route_key::RouteKey,
+    settings::AwsAccount,
+    usage::Throttle,
+};
 
 /// Lambda proxy payload format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +30,24 @@ pub enum PayloadVersion {
 /// An integration, checked and with stage variables substituted.
 #[derive(Debug, Clone)]
 pub enum IntegrationSpec {
-    Lambda { function: String, payload: PayloadVersion, timeout: Duration },
-    Http { url: Vec<Piece>, method: Option<http::Method>, timeout: Duration },
-    Mock { status: StatusCode, headers: HeaderMap, body: bytes::Bytes },
+    Lambda {
+        function: String,
+        payload: PayloadVersion,
+        timeout: Duration,
+    },
+    /// `append_path`: a `$default` or greedy route whose URL names no path parameter sends the request's path
+    /// after the URL, as API Gateway does.
+    Http {
+        url: Vec<Piece>,
+        method: Option<http::Method>,
+        timeout: Duration,
+        append_path: bool,
+    },
+    Mock {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: bytes::Bytes,
+    },
 }
 
 /// One route, ready to serve.
@@ -110,6 +130,9 @@ impl IpRules {
 /// A checked definition for one stage.
 #[derive(Debug, Clone)]
 pub struct Definition {
+    pub api_type: ApiType,
+    /// REST: what travels as binary.
+    pub binary_media_types: MediaTypes,
     pub api_name: String,
     pub stage: String,
     pub stage_variables: BTreeMap<String, String>,
@@ -123,4 +146,27 @@ pub struct Definition {
     pub local: LocalFile,
     /// The WebSocket API, if the definition has one.
     pub websocket: Option<WebSocketSpec>,
+}
+
+impl Definition {
+    /// What integrations and authorizers are told about the API, for ARNs in `account`.
+    pub fn api_context(&self, account: &AwsAccount) -> ApiContext {
+        ApiContext {
+            api_type: self.api_type,
+            api_id: self.api_name.clone(),
+            stage: self.stage.clone(),
+            stage_variables: self.stage_variables.clone(),
+            arn_prefix: account.execute_api_arn_prefix(),
+            binary_media_types: self.binary_media_types.clone(),
+            deployment_id: deployment_id(&self.api_name, &self.stage),
+        }
+    }
+}
+
+/// A REST API's `deploymentId` for this definition and stage: six characters derived from both, so it stays the
+/// same across instances and cold starts.
+fn deployment_id(api: &str, stage: &str) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{api}/{stage}").as_bytes());
+    digest.as_ref()[..6].iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }

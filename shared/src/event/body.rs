@@ -27,6 +27,11 @@ pub fn encode(headers: &HeaderMap, body: &[u8]) -> (String, bool) {
     (STANDARD.encode(body), true)
 }
 
+/// Bytes as standard base64.
+pub fn base64(body: &[u8]) -> String {
+    STANDARD.encode(body)
+}
+
 /// The bytes of an event body field.
 pub fn decode(text: &str, is_base64: bool) -> Result<bytes::Bytes, base64::DecodeError> {
     if is_base64 { STANDARD.decode(text).map(Into::into) } else { Ok(bytes::Bytes::copy_from_slice(text.as_bytes())) }

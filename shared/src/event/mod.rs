@@ -34,8 +34,17 @@ pub enum Origin {
 /// An event the router accepts.
 #[derive(Debug)]
 pub enum GatewayEvent {
-    Rest(Box<ApiGatewayProxyRequest>),
+    Rest(Box<RestEvent>),
     Http(Box<ApiGatewayV2httpRequest>),
+}
+
+/// A REST proxy event, with what the typed event drops: the caller's spelling of header names, and the
+/// extended request id.
+#[derive(Debug)]
+pub struct RestEvent {
+    pub event: ApiGatewayProxyRequest,
+    pub header_spelling: Vec<String>,
+    pub extended_request_id: Option<String>,
 }
 
 /// A response in the format of the event it answers.
@@ -73,7 +82,32 @@ impl GatewayEvent {
                 Ok(Self::Http(Box::new(serde_json::from_str(text)?)))
             }
             Probe { version: None | Some("1.0"), request_context: Some(_), http_method: Some(_), .. } => {
-                Ok(Self::Rest(Box::new(serde_json::from_str(text)?)))
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Extras<'a> {
+                    #[serde(borrow, default)]
+                    headers: Option<std::collections::HashMap<std::borrow::Cow<'a, str>, IgnoredAny>>,
+                    #[serde(borrow, default)]
+                    multi_value_headers: Option<std::collections::HashMap<std::borrow::Cow<'a, str>, IgnoredAny>>,
+                    request_context: Context,
+                }
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Context {
+                    #[serde(default)]
+                    extended_request_id: Option<String>,
+                }
+                let extras: Extras<'_> = serde_json::from_str(text)?;
+                let names =
+                    extras.headers.into_iter().flatten().chain(extras.multi_value_headers.into_iter().flatten());
+                let mut header_spelling: Vec<String> = names.map(|(name, _)| name.into_owned()).collect();
+                header_spelling.sort_unstable();
+                header_spelling.dedup();
+                Ok(Self::Rest(Box::new(RestEvent {
+                    event: serde_json::from_str(text)?,
+                    header_spelling,
+                    extended_request_id: extras.request_context.extended_request_id,
+                })))
             }
             _ => Err(serde_json::Error::custom(
                 "not an API Gateway or Function URL proxy event (payload format 1.0 or 2.0)",
@@ -102,6 +136,8 @@ impl GatewayEvent {
 fn from_http(ev: ApiGatewayV2httpRequest, clock: &dyn Clock) -> GatewayRequest {
     let ctx = ev.request_context;
     let mut malformed = None;
+    // A Function URL passes the path as the client sent it; an HTTP API (and its custom domains) decodes it.
+    let path_decoded = !ctx.domain_name.as_deref().is_some_and(|d| d.contains(".lambda-url."));
     let path = ev.raw_path.or(ctx.http.path).unwrap_or_else(|| "/".to_owned());
     let raw_path = strip_stage(path, ctx.stage.as_deref());
     let mut headers = ev.headers;
@@ -118,20 +154,25 @@ fn from_http(ev: ApiGatewayV2httpRequest, clock: &dyn Clock) -> GatewayRequest {
     GatewayRequest {
         method: ctx.http.method,
         raw_path,
+        path_decoded,
         raw_query: ev.raw_query_string.unwrap_or_default(),
         headers,
+        header_spelling: Vec::new(),
         body,
         source_ip: ctx.http.source_ip.unwrap_or_default(),
         user_agent: ctx.http.user_agent,
         request_id: ctx.request_id.unwrap_or_else(new_request_id),
+        extended_request_id: None,
         time_epoch_ms: if ctx.time_epoch > 0 { ctx.time_epoch } else { clock.now_ms() },
         domain_name: ctx.domain_name,
         protocol: ctx.http.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
         malformed,
+        deadline_ms: None,
     }
 }
 
-fn from_rest(ev: ApiGatewayProxyRequest, clock: &dyn Clock) -> GatewayRequest {
+fn from_rest(rest: RestEvent, clock: &dyn Clock) -> GatewayRequest {
+    let RestEvent { event: ev, header_spelling, extended_request_id } = rest;
     let ctx = ev.request_context;
     let mut malformed = None;
     // multiValueHeaders holds every value; single-value headers fill in names it lacks.
@@ -155,16 +196,20 @@ fn from_rest(ev: ApiGatewayProxyRequest, clock: &dyn Clock) -> GatewayRequest {
     GatewayRequest {
         method: ev.http_method,
         raw_path: ev.path.unwrap_or_else(|| "/".to_owned()),
+        path_decoded: false,
         raw_query,
         headers,
+        header_spelling,
         body,
         source_ip: ctx.identity.source_ip.unwrap_or_default(),
         user_agent: ctx.identity.user_agent,
         request_id: ctx.request_id.unwrap_or_else(new_request_id),
+        extended_request_id,
         time_epoch_ms: if ctx.request_time_epoch > 0 { ctx.request_time_epoch } else { clock.now_ms() },
         domain_name: ctx.domain_name,
         protocol: ctx.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
         malformed,
+        deadline_ms: None,
     }
 }
 

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
 use http_body_util::Full;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+use super::IntegrationCall;
 use crate::{
     clients::{
         HttpClient,
@@ -64,15 +65,24 @@ pub struct HttpIntegration {
     url: Vec<Piece>,
     method: Option<Method>,
     timeout: Duration,
+    /// The URL names no path parameter on a `$default` or greedy route: the request's path goes after it.
+    append_path: bool,
 }
 
 impl HttpIntegration {
-    pub fn new(client: HttpClient, url: Vec<Piece>, method: Option<Method>, timeout: Duration) -> Self {
-        Self { client, url, method, timeout }
+    pub fn new(
+        client: HttpClient,
+        url: Vec<Piece>,
+        method: Option<Method>,
+        timeout: Duration,
+        append_path: bool,
+    ) -> Self {
+        Self { client, url, method, timeout, append_path }
     }
 
-    pub async fn call(&self, request: &GatewayRequest, matched: &Matched) -> Result<GatewayResponse, GatewayError> {
-        let outgoing = self.build(request, matched)?;
+    pub async fn call(&self, call: IntegrationCall<'_>) -> Result<GatewayResponse, GatewayError> {
+        let outgoing = self.build(call.request, call.matched)?;
+        let timeout = call.timeout(self.timeout);
         let exchange = async {
             let response = self.client.send(outgoing).await.map_err(|e| {
                 let detail = error_chain(&e);
@@ -88,9 +98,9 @@ impl HttpIntegration {
                 .map_err(|e| GatewayError::IntegrationFailure(format!("reading the backend's body: {e}")))?;
             Ok::<_, GatewayError>((parts, body))
         };
-        let (parts, body) = tokio::time::timeout(self.timeout, exchange)
+        let (parts, body) = tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| GatewayError::IntegrationTimeout(self.timeout.as_millis() as u64))??;
+            .map_err(|_| GatewayError::IntegrationTimeout(timeout.as_millis() as u64))??;
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::CONTENT_LENGTH);
@@ -104,12 +114,23 @@ impl HttpIntegration {
                 Piece::Text(text) => url.push_str(text),
                 Piece::Param(name) => {
                     let value = matched.params.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
-                    // A greedy value keeps its slashes; each segment is escaped on its own.
-                    let encoded: Vec<String> =
-                        value.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
-                    url.push_str(&encoded.join("/"));
+                    push_encoded(&mut url, value);
                 }
             }
+        }
+        if self.append_path {
+            // `https://backend` on `$default` or `ANY /store/{proxy+}`: `/store/checkout` goes to
+            // `https://backend/store/checkout`, before any query the URL has.
+            let query = url.find('?').map(|at| url.split_off(at));
+            while url.ends_with('/') {
+                url.pop();
+            }
+            if request.path_decoded {
+                push_encoded(&mut url, &request.raw_path);
+            } else {
+                url.push_str(&request.raw_path);
+            }
+            url.push_str(query.as_deref().unwrap_or(""));
         }
         if !request.raw_query.is_empty() {
             url.push(if url.contains('?') { '&' } else { '?' });
@@ -147,6 +168,16 @@ impl HttpIntegration {
         builder
             .body(Full::new(request.body.clone()))
             .map_err(|e| GatewayError::Internal(format!("cannot build the backend request for {url:?}: {e}")))
+    }
+}
+
+/// A decoded value into a URL path: each segment escaped on its own, so a greedy value keeps its slashes.
+fn push_encoded(url: &mut String, value: &str) {
+    for (i, segment) in value.split('/').enumerate() {
+        if i > 0 {
+            url.push('/');
+        }
+        url.extend(utf8_percent_encode(segment, SEGMENT));
     }
 }
 

@@ -1,14 +1,17 @@
-//! Lambda proxy integration: send the event API Gateway would send, map the reply as API Gateway does.
+//! Lambda proxy integration: send the event the API type would send, map the reply as it does.
 
 use std::{sync::Arc, time::Duration};
 
-use super::lambda_reply;
+use super::{
+    IntegrationCall,
+    lambda_reply::{self, ReplyRules},
+};
 use crate::{
     clients::{InvokeError, InvokeFailure, Invoker, invoke},
     config::PayloadVersion,
     error::GatewayError,
     event::proxy::{self, Recipient},
-    request::{ApiContext, Authorized, GatewayRequest, GatewayResponse, Matched},
+    request::GatewayResponse,
 };
 
 pub struct LambdaIntegration {
@@ -23,23 +26,26 @@ impl LambdaIntegration {
         Self { invoker, function, payload, timeout }
     }
 
-    pub async fn call(
-        &self,
-        request: &GatewayRequest,
-        matched: &Matched,
-        context: &ApiContext,
-        authorized: Option<&Authorized>,
-    ) -> Result<GatewayResponse, GatewayError> {
-        let event = proxy::build(self.payload, request, matched, context, Recipient::Integration { authorized })
+    pub async fn call(&self, call: IntegrationCall<'_>) -> Result<GatewayResponse, GatewayError> {
+        let recipient = Recipient::Integration { authorized: call.authorized, api_key: call.api_key };
+        let event = proxy::build(self.payload, call.request, call.matched, call.context, recipient)
             .map_err(|e| GatewayError::Internal(format!("cannot serialize the proxy event: {e}")))?;
-        let version = self.payload;
-        let parse = |reply: &[u8]| lambda_reply::map(version, reply);
-        invoke(self.invoker.as_ref(), &self.function, event, self.timeout, parse).await.map_err(|failure| match failure
-        {
-            InvokeFailure::EventTooLarge(n) => GatewayError::RequestTooLarge(format!("Lambda event of {n} bytes")),
-            InvokeFailure::Timeout(t) => GatewayError::IntegrationTimeout(t.as_millis() as u64),
-            InvokeFailure::Invoke(InvokeError::Unreachable(d)) => GatewayError::IntegrationUnreachable(d),
-            other => GatewayError::IntegrationFailure(other.to_string()),
+        let rules = ReplyRules {
+            version: self.payload,
+            api: call.context.api_type,
+            binary_media_types: &call.context.binary_media_types,
+            accept: call.request.header("accept"),
+        };
+        let parse = |reply: &[u8]| lambda_reply::map(rules, reply);
+        let timeout = call.timeout(self.timeout);
+        let trace = call.request.header("x-amzn-trace-id");
+        invoke(self.invoker.as_ref(), &self.function, event, timeout, trace, parse).await.map_err(|failure| {
+            match failure {
+                InvokeFailure::EventTooLarge(n) => GatewayError::RequestTooLarge(format!("Lambda event of {n} bytes")),
+                InvokeFailure::Timeout(t) => GatewayError::IntegrationTimeout(t.as_millis() as u64),
+                InvokeFailure::Invoke(InvokeError::Unreachable(d)) => GatewayError::IntegrationUnreachable(d),
+                other => GatewayError::IntegrationFailure(other.to_string()),
+            }
         })
     }
 }

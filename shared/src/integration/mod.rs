@@ -6,14 +6,35 @@ pub mod lambda;
 pub mod lambda_reply;
 pub mod mock;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use crate::{
     clients::{HttpClient, Invoker, MissingClient},
     config::IntegrationSpec,
     error::GatewayError,
+    event::proxy::ApiKeyUse,
     request::{ApiContext, Authorized, GatewayRequest, GatewayResponse, Matched},
 };
+
+/// Everything a call to an integration is about.
+#[derive(Clone, Copy)]
+pub struct IntegrationCall<'a> {
+    pub request: &'a GatewayRequest,
+    pub matched: &'a Matched,
+    pub context: &'a ApiContext,
+    pub authorized: Option<&'a Authorized>,
+    pub api_key: Option<ApiKeyUse<'a>>,
+    /// The longest the caller may still wait (the invocation's deadline); the integration's own timeout
+    /// applies within it.
+    pub budget: Option<Duration>,
+}
+
+impl IntegrationCall<'_> {
+    /// `timeout`, cut to the budget.
+    pub fn timeout(&self, timeout: Duration) -> Duration {
+        self.budget.map_or(timeout, |budget| budget.min(timeout))
+    }
+}
 
 /// One route's integration, ready to call.
 pub enum Integration {
@@ -39,12 +60,15 @@ impl Integration {
                 *payload,
                 *timeout,
             )),
-            IntegrationSpec::Http { url, method, timeout } => Self::Http(Box::new(self::http::HttpIntegration::new(
-                MissingClient::require(http, "HTTP", needed_by)?,
-                url.clone(),
-                method.clone(),
-                *timeout,
-            ))),
+            IntegrationSpec::Http { url, method, timeout, append_path } => {
+                Self::Http(Box::new(self::http::HttpIntegration::new(
+                    MissingClient::require(http, "HTTP", needed_by)?,
+                    url.clone(),
+                    method.clone(),
+                    *timeout,
+                    *append_path,
+                )))
+            }
             IntegrationSpec::Mock { status, headers, body } => {
                 Self::Mock(mock::MockIntegration::new(*status, headers.clone(), body.clone()))
             }
@@ -56,16 +80,10 @@ impl Integration {
         !matches!(self, Self::Mock(_))
     }
 
-    pub async fn call(
-        &self,
-        request: &GatewayRequest,
-        matched: &Matched,
-        context: &ApiContext,
-        authorized: Option<&Authorized>,
-    ) -> Result<GatewayResponse, GatewayError> {
+    pub async fn call(&self, call: IntegrationCall<'_>) -> Result<GatewayResponse, GatewayError> {
         match self {
-            Self::Lambda(i) => i.call(request, matched, context, authorized).await,
-            Self::Http(i) => i.call(request, matched).await,
+            Self::Lambda(i) => i.call(call).await,
+            Self::Http(i) => i.call(call).await,
             Self::Mock(i) => Ok(i.call()),
         }
     }

@@ -29,7 +29,9 @@ impl SyncStage for Admit {
         if !req.raw_path.starts_with('/') {
             return Err(GatewayError::BadRequest(format!("path {:?} does not start with '/'", req.raw_path)));
         }
-        check_percent_encoding(&req.raw_path).map_err(GatewayError::BadRequest)?;
+        if !req.path_decoded {
+            check_percent_encoding(&req.raw_path).map_err(GatewayError::BadRequest)?;
+        }
         check_percent_encoding(&req.raw_query).map_err(GatewayError::BadRequest)?;
         Ok(())
     }

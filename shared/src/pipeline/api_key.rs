@@ -43,7 +43,9 @@ impl Stage for IdentifyKey {
             return Err(GatewayError::Forbidden("no API key in the request"));
         };
         let meter = self.meter.as_ref().ok_or_else(|| GatewayError::Internal("API keys need a store".into()))?;
-        ex.caller = Some(meter.identify(value, &self.stage).await?);
+        let caller = meter.identify(value, &self.stage).await?;
+        ex.api_key_value = Some(value.to_owned());
+        ex.caller = Some(caller);
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use crate::{
     auth::lambda::PresetEvent,
     error::{GatewayError, RateLimit},
+    event::proxy::ApiKeyUse,
     metering::Caller,
     request::{Authorized, GatewayRequest, GatewayResponse, Matched},
 };
@@ -23,6 +24,8 @@ pub struct Exchange {
     pub authorized: Option<Authorized>,
     /// Set by the API key stage: the caller's key and plan.
     pub caller: Option<Caller>,
+    /// Set by the API key stage: the key value the caller presented (events carry it as `identity.apiKey`).
+    pub api_key_value: Option<String>,
     /// Set by limits: the quota state to report in `RateLimit-*` headers.
     pub rate_limit: Option<RateLimit>,
     /// Set by integrate: time spent waiting on the backend, for the access log.
@@ -45,6 +48,7 @@ impl Exchange {
             received: Instant::now(),
             authorized: None,
             caller: None,
+            api_key_value: None,
             rate_limit: None,
             integration_latency: None,
             integration_status: None,
@@ -57,6 +61,12 @@ impl Exchange {
     /// The matched route; stages after route may rely on it.
     pub fn matched(&self) -> Result<&Matched, GatewayError> {
         self.route.as_ref().ok_or_else(|| GatewayError::Internal("a stage ran before route".into()))
+    }
+
+    /// The API key the caller was admitted with, as integrations' events name it.
+    pub fn api_key_use(&self) -> Option<ApiKeyUse<'_>> {
+        let caller = self.caller.as_ref()?;
+        Some(ApiKeyUse { value: self.api_key_value.as_deref()?, id: &caller.key.id })
     }
 
     /// The API key a Lambda authorizer named (`usageIdentifierKey`), for `apiKeys.source: AUTHORIZER`.

@@ -7,12 +7,19 @@ use tokio::time::Instant;
 
 use super::{Exchange, Stage};
 use crate::{
-    backends::Backends, clients::MissingClient, config::Definition, error::GatewayError, integration::Integration,
+    backends::Backends,
+    clients::MissingClient,
+    clock::SharedClock,
+    config::Definition,
+    error::GatewayError,
+    integration::{Integration, IntegrationCall},
     request::ApiContext,
 };
 
 pub(super) struct Integrate {
     context: Arc<ApiContext>,
+    /// For the time the invocation has left.
+    clock: SharedClock,
     /// Per route, in definition order.
     routes: Vec<Integration>,
 }
@@ -28,7 +35,7 @@ impl Integrate {
             .iter()
             .map(|r| Integration::new(&r.integration, &r.key_text, backends.lambda.as_ref(), backends.http.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(Self { context, routes })
+        Ok(Self { context, clock: backends.clock(), routes })
     }
 }
 
@@ -40,7 +47,15 @@ impl Stage for Integrate {
         let matched = ex.matched()?;
         let integration = &self.routes[matched.route];
         let started = Instant::now();
-        let response = integration.call(&ex.request, matched, &self.context, ex.authorized.as_ref()).await;
+        let call = IntegrationCall {
+            request: &ex.request,
+            matched,
+            context: &self.context,
+            authorized: ex.authorized.as_ref(),
+            api_key: ex.api_key_use(),
+            budget: ex.request.time_left(self.clock.now_ms()),
+        };
+        let response = integration.call(call).await;
         // API Gateway reports no integration latency for mocks: nothing was called.
         if integration.is_backend() {
             ex.integration_latency = Some(started.elapsed());

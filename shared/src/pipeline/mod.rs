@@ -19,18 +19,18 @@ mod route;
 use std::sync::Arc;
 
 use crate::{
-    auth::{arn_prefix, lambda::PresetEvent},
+    auth::lambda::PresetEvent,
     backends::Backends,
     clients::MissingClient,
     config::Definition,
     error::{GatewayError, RateLimit},
     metering::{Caller, Meter},
-    request::{ApiContext, Authorized, GatewayRequest, GatewayResponse},
+    request::{Authorized, GatewayRequest, GatewayResponse},
 };
 
 pub use admit::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
 pub use exchange::Exchange;
-pub use respond::error_response;
+pub use respond::{MAX_REPLY_BYTES, error_response, identify};
 
 /// One step in the life of a request.
 pub(crate) trait Stage {
@@ -85,21 +85,16 @@ impl Pipeline {
             (None, true) => return Err(BuildError::NoStore),
             (None, false) => None,
         };
-        let context = Arc::new(ApiContext {
-            api_id: definition.api_name.clone(),
-            stage: definition.stage.clone(),
-            stage_variables: definition.stage_variables.clone(),
-            arn_prefix: arn_prefix(&backends.account),
-        });
+        let context = Arc::new(definition.api_context(&backends.account));
         Ok(Self {
             admit: admit::Admit,
-            route: route::MatchRoute::new(&definition.routes)?,
+            route: route::MatchRoute::new(&definition.routes, definition.api_type)?,
             policy: policy::CheckPolicy::new(definition, Arc::clone(&context)),
             authenticate: authenticate::Authenticate::new(definition, backends, Arc::clone(&context))?,
             api_key: api_key::IdentifyKey::new(definition, meter.clone()),
             limits: limits::ApplyLimits::new(definition, meter.clone()),
             integrate: integrate::Integrate::new(definition, backends, context)?,
-            respond: respond::Respond,
+            respond: respond::Respond { api: definition.api_type },
             access_log: access_log::AccessLog,
             meter,
         })
@@ -116,6 +111,14 @@ impl Pipeline {
         if let Err(error) = self.process(&mut ex).await {
             ex.error = Some(error);
         }
+        self.finish(ex)
+    }
+
+    /// Answers `request` with `error` without running it through the stages (a front end refused it before the
+    /// gateway could read it all), with the ids and access-log line any answer gets.
+    pub fn refuse(&self, request: GatewayRequest, error: GatewayError) -> GatewayResponse {
+        let mut ex = Exchange::new(request);
+        ex.error = Some(error);
         self.finish(ex)
     }
 
@@ -169,6 +172,6 @@ impl Pipeline {
         let _ = self.respond.run(&mut ex);
         // 9. One access-log line.
         let _ = self.access_log.run(&mut ex);
-        ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into())))
+        ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))
     }
 }

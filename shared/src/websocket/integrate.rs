@@ -24,7 +24,8 @@ impl WebSocketApi {
     pub(super) async fn invoke(&self, lambda: &WsLambda, event: &WsEvent) -> Result<WsResponse, IntegrationError> {
         let invoker = self.lambda.as_ref().ok_or(IntegrationError::NoClient)?;
         let payload = serde_json::to_vec(event)?;
-        Ok(invoke(invoker.as_ref(), &lambda.function, payload, lambda.timeout, reply).await?)
+        let trace = event.trace_id();
+        Ok(invoke(invoker.as_ref(), &lambda.function, payload, lambda.timeout, trace, reply).await?)
     }
 }
 

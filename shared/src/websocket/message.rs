@@ -113,9 +113,10 @@ impl WebSocketApi {
     }
 }
 
-/// The HTTP API's message for a meter refusal (`Forbidden`, `Too Many Requests`, `Limit Exceeded`, ...).
+/// A WebSocket API's message for a meter refusal (`Forbidden`, `Too Many Requests`, `Limit Exceeded`, or
+/// `Internal server error`, in the words WebSocket APIs share with REST APIs).
 fn message_of(refusal: Refusal) -> &'static str {
-    match GatewayError::from(refusal).message() {
+    match GatewayError::from(refusal).message(crate::request::ApiType::Rest) {
         std::borrow::Cow::Borrowed(m) => m,
         std::borrow::Cow::Owned(_) => "Internal server error",
     }
