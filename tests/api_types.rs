@@ -155,23 +155,20 @@ struct Row {
     rest: Answer<'static>,
 }
 
+const HTTP_404: Answer<'static> = answer(404, r#"{"message":"Not Found"}"#, None);
+const REST_403: Answer<'static> =
+    answer(403, r#"{"message":"Missing Authentication Token"}"#, Some("MissingAuthenticationTokenException"));
 const HTTP_500: Answer<'static> = answer(500, r#"{"message":"Internal Server Error"}"#, None);
 const REST_502: Answer<'static> =
     answer(502, r#"{"message": "Internal server error"}"#, Some("InternalServerErrorException"));
 
 const ROWS: &[Row] = &[
-    Row {
-        what: "no route matches",
-        path: "/nowhere",
-        headers: &[],
-        http: answer(404, r#"{"message":"Not Found"}"#, None),
-        rest: answer(403, r#"{"message":"Missing Authentication Token"}"#, Some("MissingAuthenticationTokenException")),
-    },
+    Row { what: "no route matches", path: "/nowhere", headers: &[], http: HTTP_404, rest: REST_403 },
     Row {
         what: "a trailing slash (REST APIs ignore it)",
         path: "/exact/",
         headers: &[],
-        http: answer(404, r#"{"message":"Not Found"}"#, None),
+        http: HTTP_404,
         rest: answer(200, "exact", None),
     },
     Row {
@@ -185,8 +182,8 @@ const ROWS: &[Row] = &[
         what: "a path is decoded once, never twice",
         path: "/users/%2540me",
         headers: &[],
-        http: answer(404, r#"{"message":"Not Found"}"#, None),
-        rest: answer(403, r#"{"message":"Missing Authentication Token"}"#, Some("MissingAuthenticationTokenException")),
+        http: HTTP_404,
+        rest: REST_403,
     },
     Row {
         what: "broken percent-encoding",

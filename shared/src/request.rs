@@ -79,10 +79,11 @@ impl GatewayRequest {
         base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..11])
     }
 
-    /// How long the gateway may still wait on an integration or an authorizer at `now_ms`: the time until the
-    /// invocation's deadline, less [`DEADLINE_MARGIN_MS`] to answer in. `None`: no deadline (not on Lambda).
-    pub fn time_left(&self, now_ms: i64) -> Option<std::time::Duration> {
-        let left = self.deadline_ms? - now_ms - DEADLINE_MARGIN_MS;
+    /// How long the gateway may still wait on an integration or an authorizer: the time until the invocation's
+    /// deadline, less [`DEADLINE_MARGIN_MS`] to answer in. `None`: no deadline (not on Lambda). `now_ms` reads
+    /// the clock, only when there is a deadline.
+    pub fn time_left(&self, now_ms: impl FnOnce() -> i64) -> Option<std::time::Duration> {
+        let left = self.deadline_ms? - now_ms() - DEADLINE_MARGIN_MS;
         Some(std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
 

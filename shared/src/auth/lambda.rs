@@ -158,7 +158,7 @@ impl LambdaAuthorizer {
         };
         // The authorizer gets what is left of the invocation, at most its own timeout.
         let timeout =
-            call.request.time_left(self.clock.now_ms()).map_or(self.spec.timeout, |t| t.min(self.spec.timeout));
+            call.request.time_left(|| self.clock.now_ms()).map_or(self.spec.timeout, |t| t.min(self.spec.timeout));
         let trace = call.request.header("x-amzn-trace-id");
         invoke(self.invoker.as_ref(), &self.spec.function, event, timeout, trace, parse).await.map_err(|failure| {
             // API Gateway's convention: a function that fails with exactly "Unauthorized" means 401.

@@ -53,7 +53,7 @@ impl Stage for Integrate {
             context: &self.context,
             authorized: ex.authorized.as_ref(),
             api_key: ex.api_key_use(),
-            budget: ex.request.time_left(self.clock.now_ms()),
+            budget: ex.request.time_left(|| self.clock.now_ms()),
         };
         let response = integration.call(call).await;
         // API Gateway reports no integration latency for mocks: nothing was called.

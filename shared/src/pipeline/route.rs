@@ -77,19 +77,34 @@ impl SyncStage for MatchRoute {
             };
             params.push(((*name).to_owned(), value.into_owned()));
         }
-        // The same parameters as the client sent them (a REST API's events carry these).
-        let segments: Vec<&str> = request.raw_path.split('/').skip(1).collect();
-        let raw_params = self.positions[found.route]
-            .iter()
-            .map(|&(at, greedy)| match greedy {
-                true => segments.get(at..).map(|s| s.join("/")).unwrap_or_default(),
-                false => segments.get(at).map(|s| (*s).to_owned()).unwrap_or_default(),
-            })
-            .collect();
+        // The same parameters as the client sent them: only a REST API's events carry these.
+        let raw_params = match self.api {
+            ApiType::Rest => as_sent(&request.raw_path, &self.positions[found.route]),
+            ApiType::Http => Vec::new(),
+        };
         let key = Arc::clone(&self.keys[found.route]);
         ex.route = Some(Matched { route: found.route, key, params, raw_params });
         Ok(())
     }
+}
+
+/// The segments of `raw_path` at `positions` (segment index, greedy), as the client encoded them; a greedy
+/// one is the rest of the path.
+fn as_sent(raw_path: &str, positions: &[(usize, bool)]) -> Vec<String> {
+    let rest = raw_path.strip_prefix('/').unwrap_or(raw_path);
+    // Segment `at` starts past the `at`-th slash.
+    let start = |at: usize| match at {
+        0 => Some(0),
+        _ => rest.match_indices('/').nth(at - 1).map(|(i, _)| i + 1),
+    };
+    positions
+        .iter()
+        .map(|&(at, greedy)| {
+            let tail = start(at).and_then(|i| rest.get(i..)).unwrap_or("");
+            let value = if greedy { tail } else { tail.split('/').next().unwrap_or("") };
+            value.to_owned()
+        })
+        .collect()
 }
 
 /// The path routes are matched against: percent-escapes decoded, but for `%2F` (a slash inside a segment)
@@ -121,7 +136,15 @@ fn matching_path(raw: &str) -> Result<Cow<'_, str>, GatewayError> {
 
 #[cfg(test)]
 mod tests {
-    use super::matching_path;
+    use super::{as_sent, matching_path};
+
+    #[test]
+    fn parameters_as_the_client_sent_them() {
+        let positions = [(1, false), (3, true)];
+        assert_eq!(as_sent("/pets/caf%C3%A9/files/a%2Fb/c", &positions), ["caf%C3%A9", "a%2Fb/c"]);
+        assert_eq!(as_sent("/x", &[(0, false)]), ["x"]);
+        assert_eq!(as_sent("/x", &[(2, false)]), [""], "no such segment");
+    }
 
     #[test]
     fn matching_decodes_all_but_slashes_and_percents() {
