@@ -26,7 +26,14 @@ pub enum GatewayError {
     /// The request itself is malformed: bad percent-encoding, bad base64 body, bad header.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// Body over 10 MB, headers over 10 240 bytes, or a Lambda payload over 6 MB.
+    /// The body cannot be read as its headers say (a compressed body that does not decompress).
+    #[error("bad request body: {0}")]
+    BadRequestBody(String),
+    /// The body is in an encoding the gateway cannot read (`Content-Encoding: br` without br support, `zstd`).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// Body over 10 MB (compressed or once decompressed), headers over 10 240 bytes, or a Lambda payload over
+    /// 6 MB.
     #[error("request too large: {0}")]
     RequestTooLarge(String),
     /// Missing, unknown, disabled or expired API key, or none of its plans covers the stage. The reason is for
@@ -99,8 +106,9 @@ impl GatewayError {
         match self {
             Self::NotFound if rest => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadRequestBody(_) => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Forbidden(_)
             | Self::InsufficientScope
             | Self::AuthorizerDenied { .. }
@@ -136,6 +144,8 @@ impl GatewayError {
             Self::NotFound if rest => "Missing Authentication Token",
             Self::NotFound => "Not Found",
             Self::BadRequest(_) => "Bad Request",
+            Self::BadRequestBody(_) => "Invalid request body",
+            Self::UnsupportedMediaType(_) => "Unsupported Media Type",
             Self::RequestTooLarge(_) => "Request Too Long",
             Self::Forbidden(_) => "Forbidden",
             Self::Throttled(_) => "Too Many Requests",
@@ -161,7 +171,8 @@ impl GatewayError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::NotFound => "MissingAuthenticationTokenException",
-            Self::BadRequest(_) => "BadRequestException",
+            Self::BadRequest(_) | Self::BadRequestBody(_) => "BadRequestException",
+            Self::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             Self::RequestTooLarge(_) => "RequestEntityTooLargeException",
             Self::Forbidden(_) => "ForbiddenException",
             Self::Unauthorized { .. } => "UnauthorizedException",
@@ -175,6 +186,112 @@ impl GatewayError {
             | Self::IntegrationFailure(_)
             | Self::IntegrationUnreachable(_)
             | Self::Internal(_) => "InternalServerErrorException",
+        }
+    }
+}
+
+/// A REST API's gateway response types: which answer an error is, for `gatewayResponses` to customise. A type
+/// without settings of its own takes `DEFAULT_4XX` or `DEFAULT_5XX`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResponseType {
+    AccessDenied,
+    ApiConfigurationError,
+    AuthorizerConfigurationError,
+    AuthorizerFailure,
+    BadRequestParameters,
+    BadRequestBody,
+    Default4xx,
+    Default5xx,
+    ExpiredToken,
+    IntegrationFailure,
+    IntegrationTimeout,
+    InvalidApiKey,
+    InvalidSignature,
+    MissingAuthenticationToken,
+    QuotaExceeded,
+    RequestTooLarge,
+    ResourceNotFound,
+    Throttled,
+    Unauthorized,
+    UnsupportedMediaType,
+}
+
+impl ResponseType {
+    pub const ALL: [Self; 20] = [
+        Self::AccessDenied,
+        Self::ApiConfigurationError,
+        Self::AuthorizerConfigurationError,
+        Self::AuthorizerFailure,
+        Self::BadRequestParameters,
+        Self::BadRequestBody,
+        Self::Default4xx,
+        Self::Default5xx,
+        Self::ExpiredToken,
+        Self::IntegrationFailure,
+        Self::IntegrationTimeout,
+        Self::InvalidApiKey,
+        Self::InvalidSignature,
+        Self::MissingAuthenticationToken,
+        Self::QuotaExceeded,
+        Self::RequestTooLarge,
+        Self::ResourceNotFound,
+        Self::Throttled,
+        Self::Unauthorized,
+        Self::UnsupportedMediaType,
+    ];
+
+    /// The name as API Gateway spells it (`$context.error.responseType`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "ACCESS_DENIED",
+            Self::ApiConfigurationError => "API_CONFIGURATION_ERROR",
+            Self::AuthorizerConfigurationError => "AUTHORIZER_CONFIGURATION_ERROR",
+            Self::AuthorizerFailure => "AUTHORIZER_FAILURE",
+            Self::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
+            Self::BadRequestBody => "BAD_REQUEST_BODY",
+            Self::Default4xx => "DEFAULT_4XX",
+            Self::Default5xx => "DEFAULT_5XX",
+            Self::ExpiredToken => "EXPIRED_TOKEN",
+            Self::IntegrationFailure => "INTEGRATION_FAILURE",
+            Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::InvalidSignature => "INVALID_SIGNATURE",
+            Self::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
+            Self::RequestTooLarge => "REQUEST_TOO_LARGE",
+            Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Self::Throttled => "THROTTLED",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl GatewayError {
+    /// The gateway response type this error is answered as in an API of type `api`.
+    pub fn response_type(&self, api: ApiType) -> ResponseType {
+        match self {
+            Self::NotFound if api == ApiType::Rest => ResponseType::MissingAuthenticationToken,
+            Self::NotFound => ResponseType::ResourceNotFound,
+            Self::BadRequest(_) => ResponseType::Default4xx,
+            Self::BadRequestBody(_) => ResponseType::BadRequestBody,
+            Self::UnsupportedMediaType(_) => ResponseType::UnsupportedMediaType,
+            Self::RequestTooLarge(_) => ResponseType::RequestTooLarge,
+            Self::Forbidden(_) => ResponseType::InvalidApiKey,
+            Self::Unauthorized { .. } => ResponseType::Unauthorized,
+            Self::InsufficientScope | Self::AuthorizerDenied { .. } | Self::PolicyDenied { .. } => {
+                ResponseType::AccessDenied
+            }
+            Self::AuthorizerFailure(_) => ResponseType::AuthorizerConfigurationError,
+            Self::Throttled(_) => ResponseType::Throttled,
+            Self::QuotaExceeded(_) => ResponseType::QuotaExceeded,
+            Self::IntegrationTimeout(_) => ResponseType::IntegrationTimeout,
+            Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => ResponseType::IntegrationFailure,
+            Self::Internal(_) => ResponseType::Default5xx,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backends;
 pub mod clients;
 pub mod clock;
+pub mod coding;
 pub mod config;
 pub mod error;
 pub mod event;

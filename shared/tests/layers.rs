@@ -12,7 +12,7 @@ use std::{
 /// Lowest first. A module may import any module of a lower layer, none of its own layer or above.
 const LAYERS: &[&[&str]] = &[
     // What everything shares: time, the request types, route keys, the environment, logging.
-    &["clock", "logging", "request", "route_key", "settings"],
+    &["clock", "coding", "logging", "request", "route_key", "settings"],
     // Errors with each API type's answers; usage-plan records; the clients Tollgate calls out through.
     &["error", "usage", "clients"],
     // The definition; the store; the Lambda function edge.

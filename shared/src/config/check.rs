@@ -1,12 +1,13 @@
 //! The checks a definition passes at load, each naming what is wrong, and the typed settings they produce:
 //! stages (API Gateway's rules for names and variables), routes and their integrations, authorizers.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::{
     MAX_TIMEOUT_MS, MIN_TIMEOUT_MS,
+    cors::CorsSpec,
     file::{AuthorizerFile, IntegrationFile, ResourcePolicyFile, RouteFile, StageFile},
     identity::IdentitySource,
     spec::{
@@ -137,6 +138,7 @@ pub(super) fn compile_route(
         authorizer: None,
         authorization_scopes: route.authorization_scopes.clone(),
         resource_policy,
+        cors: route.cors.as_ref().map(CorsSpec::compile).transpose().map_err(|e| format!("cors: {e}"))?.map(Arc::new),
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{MAX_TIMEOUT_MS, websocket::WebSocketFile};
+use super::{MAX_TIMEOUT_MS, cors::CorsFile, gateway_responses::GatewayResponseFile, websocket::WebSocketFile};
 use crate::{request::ApiType, usage::Throttle};
 
 /// The whole `gateway.yaml`.
@@ -43,6 +43,16 @@ pub struct GatewayFile {
     /// Source-IP allow and deny lists over the whole API.
     #[serde(default)]
     pub resource_policy: Option<ResourcePolicyFile>,
+    /// CORS for every route (HTTP APIs' `corsConfiguration`); a route's own `cors` replaces it.
+    #[serde(default)]
+    pub cors: Option<CorsFile>,
+    /// Responses with bodies of at least this many bytes are compressed when the client accepts it, and
+    /// compressed request bodies are read (0-10485760; absent: off), as REST APIs' setting.
+    #[serde(default)]
+    pub minimum_compression_size: Option<u64>,
+    /// Response type (`UNAUTHORIZED`, `DEFAULT_4XX`...) to the status, headers and body the gateway answers it with.
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<String, GatewayResponseFile>,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,
@@ -204,6 +214,9 @@ pub struct RouteFile {
     /// Source-IP rules for this route, checked after the API's.
     #[serde(default)]
     pub resource_policy: Option<ResourcePolicyFile>,
+    /// This route's CORS, instead of the API's.
+    #[serde(default)]
+    pub cors: Option<CorsFile>,
 }
 
 #[derive(Debug, Deserialize)]

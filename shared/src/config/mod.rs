@@ -6,7 +6,9 @@
 //! already substituted and every string a request would need parsed.
 
 mod check;
+pub mod cors;
 pub mod file;
+pub mod gateway_responses;
 pub mod identity;
 pub mod spec;
 pub mod template;
@@ -20,6 +22,7 @@ pub use file::{
     ApiKeySource, ApiKeysFile, AuthorizerFile, DEFAULT_KEY_CACHE_SECS, GatewayFile, IntegrationFile, LocalFile,
     LocalFunctionFile, MAX_KEY_CACHE_SECS, ResourcePolicyFile, RouteFile, StageFile,
 };
+pub use gateway_responses::GatewayResponses;
 pub use identity::{IdentityScope, IdentitySource};
 pub use spec::{
     AuthorizerSpec, Definition, EventKind, IntegrationSpec, IpRules, JwtAuthorizerSpec, LambdaAuthorizerSpec,
@@ -29,6 +32,9 @@ pub use template::Piece;
 pub use websocket::{Builtin, WebSocketSpec, WsLambda, WsTarget};
 
 pub use crate::route_key::{RouteKey, Segment};
+
+/// The largest `minimumCompressionSize` REST APIs accept.
+pub const MAX_COMPRESSION_SIZE: u64 = 10_485_760;
 
 /// API Gateway's integration timeout bounds for HTTP APIs: 50 ms to 30 s.
 pub const MIN_TIMEOUT_MS: u64 = 50;
@@ -76,6 +82,8 @@ impl Definition {
                 .map_err(|problem| ConfigError::Parse(format!("authorizer {name:?}: {problem}")))?;
             authorizers.insert(name.clone(), spec);
         }
+        let cors = file.cors.as_ref().map(cors::CorsSpec::compile).transpose();
+        let cors = cors.map_err(|e| ConfigError::Parse(format!("cors: {e}")))?.map(std::sync::Arc::new);
         let stage_file = file.stages.get(&stage);
         let route_default = stage_file.and_then(|s| s.route_throttle);
         let mut routes = Vec::with_capacity(file.routes.len());
@@ -83,6 +91,7 @@ impl Definition {
             let mut spec = check::compile_route(key_text, route, &variables, file.api_type)
                 .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
             spec.throttle = spec.throttle.or(route_default);
+            spec.cors = spec.cors.or_else(|| cors.clone());
             spec.authorizer = match route.authorizer.as_deref().or(file.default_authorizer.as_deref()) {
                 None | Some("NONE") => None,
                 Some(name) if file.authorizers.contains_key(name) => Some(name.to_owned()),
@@ -140,6 +149,17 @@ impl Definition {
             ));
         }
         let binary_media_types = MediaTypes::parse(&file.binary_media_types).map_err(ConfigError::Parse)?;
+        if let Some(size) = file.minimum_compression_size.filter(|s| *s > MAX_COMPRESSION_SIZE) {
+            return Err(ConfigError::Parse(format!(
+                "minimumCompressionSize must be 0-{MAX_COMPRESSION_SIZE} bytes, not {size}"
+            )));
+        }
+        let gateway_responses = GatewayResponses::compile(&file.gateway_responses, &variables);
+        let gateway_responses = gateway_responses.map_err(ConfigError::Parse)?;
+        for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
+            GatewayResponses::compile(&file.gateway_responses, &settings.variables)
+                .map_err(|e| ConfigError::Parse(format!("in stage {other:?}: {e}")))?;
+        }
         Ok(Self {
             api_type: file.api_type,
             binary_media_types,
@@ -153,6 +173,9 @@ impl Definition {
             stage_throttle,
             local: file.local,
             websocket,
+            cors,
+            minimum_compression_size: file.minimum_compression_size.and_then(|s| usize::try_from(s).ok()),
+            gateway_responses,
         })
     }
 }

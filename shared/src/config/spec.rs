@@ -2,13 +2,15 @@
 //! would otherwise have to interpret (identity sources, CIDR ranges, payload versions, methods, timeouts) is
 //! parsed here once, at load.
 
-use std::{collections::BTreeMap, net::IpAddr, time::Duration};
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
 
 use http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 
 use super::{
+    cors::CorsSpec,
     file::{ApiKeysFile, LocalFile},
+    gateway_responses::GatewayResponses,
     identity::IdentitySource,
     template::Piece,
     websocket::WebSocketSpec,
@@ -64,6 +66,8 @@ pub struct RouteSpec {
     pub authorizer: Option<String>,
     pub authorization_scopes: Vec<String>,
     pub resource_policy: Option<IpRules>,
+    /// The CORS that applies to the route: its own, else the API's.
+    pub cors: Option<Arc<CorsSpec>>,
 }
 
 /// Which event a Lambda authorizer gets, and so which answer it gives.
@@ -146,6 +150,11 @@ pub struct Definition {
     pub local: LocalFile,
     /// The WebSocket API, if the definition has one.
     pub websocket: Option<WebSocketSpec>,
+    /// The API's CORS: what requests that match no route (and routes without their own) get.
+    pub cors: Option<Arc<CorsSpec>>,
+    /// Compress response bodies of at least this many bytes; `None`: compression is off.
+    pub minimum_compression_size: Option<usize>,
+    pub gateway_responses: GatewayResponses,
 }
 
 impl Definition {

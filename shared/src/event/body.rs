@@ -16,10 +16,14 @@ pub fn is_text_media_type(content_type: Option<&str>) -> bool {
         || essence.ends_with("+xml")
 }
 
-/// A body as an event field: `(text, is_base64_encoded)`. Text media types that are valid UTF-8 stay text.
+/// A body as an event field: `(text, is_base64_encoded)`. Text media types that are valid UTF-8 stay text,
+/// unless a `Content-Encoding` says the bytes are compressed.
 pub fn encode(headers: &HeaderMap, body: &[u8]) -> (String, bool) {
     let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if is_text_media_type(content_type)
+    let encoded =
+        headers.get(http::header::CONTENT_ENCODING).is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if !encoded
+        && is_text_media_type(content_type)
         && let Ok(text) = std::str::from_utf8(body)
     {
         return (text.to_owned(), false);

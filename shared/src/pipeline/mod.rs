@@ -9,7 +9,11 @@ mod access_log;
 mod admit;
 mod api_key;
 mod authenticate;
+mod compress;
+mod cors;
+mod decompress;
 mod exchange;
+mod gateway_responses;
 mod integrate;
 mod limits;
 mod policy;
@@ -65,13 +69,17 @@ pub enum BuildError {
 /// The pipeline of one definition and stage. Build once (cold start), run per request.
 pub struct Pipeline {
     admit: admit::Admit,
-    route: route::MatchRoute,
+    preflight: cors::Preflight,
+    route: Arc<route::MatchRoute>,
     policy: policy::CheckPolicy,
     authenticate: authenticate::Authenticate,
     api_key: api_key::IdentifyKey,
     limits: limits::ApplyLimits,
+    decompress: decompress::Decompress,
     integrate: integrate::Integrate,
     respond: respond::Respond,
+    cors_headers: cors::CorsHeaders,
+    compress: compress::Compress,
     access_log: access_log::AccessLog,
     meter: Option<Arc<Meter>>,
 }
@@ -86,15 +94,24 @@ impl Pipeline {
             (None, false) => None,
         };
         let context = Arc::new(definition.api_context(&backends.account));
+        let route = Arc::new(route::MatchRoute::new(&definition.routes, definition.api_type)?);
+        let cors = cors::CorsRules::new(definition);
         Ok(Self {
             admit: admit::Admit,
-            route: route::MatchRoute::new(&definition.routes, definition.api_type)?,
+            preflight: cors::Preflight { rules: cors.clone(), routes: Arc::clone(&route) },
+            route,
             policy: policy::CheckPolicy::new(definition, Arc::clone(&context)),
             authenticate: authenticate::Authenticate::new(definition, backends, Arc::clone(&context))?,
             api_key: api_key::IdentifyKey::new(definition, meter.clone()),
             limits: limits::ApplyLimits::new(definition, meter.clone()),
-            integrate: integrate::Integrate::new(definition, backends, context)?,
-            respond: respond::Respond { api: definition.api_type },
+            decompress: decompress::Decompress { enabled: definition.minimum_compression_size.is_some() },
+            integrate: integrate::Integrate::new(definition, backends, Arc::clone(&context))?,
+            respond: respond::Respond {
+                api: definition.api_type,
+                customise: gateway_responses::Customise { responses: definition.gateway_responses.clone(), context },
+            },
+            cors_headers: cors::CorsHeaders { rules: cors },
+            compress: compress::Compress { minimum_size: definition.minimum_compression_size },
             access_log: access_log::AccessLog,
             meter,
         })
@@ -131,7 +148,11 @@ impl Pipeline {
     ) -> Result<Admission, GatewayResponse> {
         let mut ex = Exchange::new(request);
         ex.authorizer_event = authorizer_event;
-        match self.guard(&mut ex).await {
+        let admitted = async {
+            self.admit.run(&mut ex)?;
+            self.guard(&mut ex).await
+        };
+        match admitted.await {
             Ok(()) => ex.response = Some(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), "")),
             Err(error) => ex.error = Some(error),
         }
@@ -144,33 +165,45 @@ impl Pipeline {
 
     /// The life of a request, up to its answer.
     async fn process(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+        // 1. Refuse what API Gateway would refuse before spending anything on it (400, 413).
+        self.admit.run(ex)?;
+        // 2. A CORS preflight is answered here: nothing after may refuse or count it (204).
+        self.preflight.run(ex)?;
+        if ex.preflight {
+            return Ok(());
+        }
+        // 3-7. Route, policy, authorizer, API key, limits.
         self.guard(ex).await?;
+        // 8. Read a compressed body, now that the caller is admitted (400, 413, 415).
+        self.decompress.run(ex)?;
         // (validate and cache: later stages, here)
-        // 7. The route's backend: Lambda, HTTP or mock (502, 504, 413).
+        // 9. The route's backend: Lambda, HTTP or mock (502, 504, 413).
         self.integrate.run(ex).await
     }
 
     /// The stages that decide whether the request may reach its backend, cheapest refusal first.
     async fn guard(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
-        // 1. Refuse what API Gateway would refuse before spending anything on it (400, 413).
-        self.admit.run(ex)?;
-        // 2. Select the route in API Gateway's order; every later stage is per route (404).
+        // 3. Select the route in API Gateway's order; every later stage is per route (404).
         self.route.run(ex)?;
-        // 3. The resource policy's source-IP rules, the API's then the route's (403).
+        // 4. The resource policy's source-IP rules, the API's then the route's (403).
         self.policy.run(ex)?;
-        // 4. The route's authorizer: a JWT verified in process, or a Lambda authorizer, cached (401, 403, 500).
+        // 5. The route's authorizer: a JWT verified in process, or a Lambda authorizer, cached (401, 403, 500).
         self.authenticate.run(ex).await?;
-        // 5. The caller's API key and the usage plan covering this stage, where the route requires one (403).
+        // 6. The caller's API key and the usage plan covering this stage, where the route requires one (403).
         self.api_key.run(ex).await?;
-        // 6. Throttles, then the key's quota (429).
+        // 7. Throttles, then the key's quota (429).
         self.limits.run(ex).await
     }
 
     /// The stages that run for every request, however it ended.
     fn finish(&self, mut ex: Exchange) -> GatewayResponse {
-        // 8. The answer: API Gateway's error body, request id, rate-limit and WWW-Authenticate headers.
+        // 10. The answer: API Gateway's (or the definition's) error answer, ids, rate-limit headers.
         let _ = self.respond.run(&mut ex);
-        // 9. One access-log line.
+        // 11. CORS headers for an allowed origin, errors included.
+        let _ = self.cors_headers.run(&mut ex);
+        // 12. Compress the body when the client accepts it.
+        let _ = self.compress.run(&mut ex);
+        // 13. One access-log line.
         let _ = self.access_log.run(&mut ex);
         ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))
     }

@@ -2,11 +2,11 @@
 //! answer. An error becomes API Gateway's JSON body (REST APIs add `x-amzn-ErrorType`). A REST API's responses
 //! carry `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`, and `Content-Type: application/json` when
 //! the integration gave none; an HTTP API's carry `apigw-requestid`. Rate-limit and `WWW-Authenticate` headers
-//! go on as the error or the metering says.
+//! go on as the error or the metering says; `gatewayResponses` customise errors' answers (`gateway_responses.rs`).
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use super::{Exchange, SyncStage};
+use super::{Exchange, SyncStage, gateway_responses::Customise};
 use crate::{
     error::{GatewayError, RateLimit},
     event::body::is_text_media_type,
@@ -22,20 +22,30 @@ const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
 
 pub(super) struct Respond {
     pub(super) api: ApiType,
+    /// The definition's `gatewayResponses`.
+    pub(super) customise: Customise,
 }
 
 impl SyncStage for Respond {
     fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
-        let mut response = match (&ex.error, ex.response.take()) {
-            (Some(error), _) => error_response(error, self.api),
-            (None, Some(response)) if !fits_in_lambda_reply(&response) => {
+        let mut response = match ex.response.take() {
+            Some(response) if ex.error.is_none() && !fits_in_lambda_reply(&response) => {
                 let why = format!("a response body of {} bytes does not fit Lambda's 6 MB reply", response.body.len());
-                error_response(&GatewayError::IntegrationFailure(why), self.api)
+                ex.error = Some(GatewayError::IntegrationFailure(why));
+                None
             }
-            (None, Some(response)) => response,
-            // Every path sets one or the other; answer as for an internal fault if not.
-            (None, None) => error_response(&GatewayError::Internal("no response".into()), self.api),
+            response => response.filter(|_| ex.error.is_none()),
         };
+        // Every path sets a response or an error; answer as for an internal fault if not.
+        if response.is_none() && ex.error.is_none() {
+            ex.error = Some(GatewayError::Internal("no response".into()));
+        }
+        if let Some(error) = &ex.error {
+            let mut answer = error_response(error, self.api);
+            self.customise.apply(error, ex, &mut answer);
+            response = Some(answer);
+        }
+        let Some(mut response) = response else { return Ok(()) };
         if let Some(limit) = ex.rate_limit.filter(|_| ex.error.is_none()) {
             rate_limit_headers(&mut response.headers, limit);
         }

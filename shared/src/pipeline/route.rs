@@ -7,15 +7,16 @@
 
 use std::{borrow::Cow, sync::Arc};
 
+use http::Method;
 use percent_encoding::percent_decode_str;
 
 use super::{Exchange, SyncStage};
 use crate::{
     config::{RouteSpec, Segment},
     error::GatewayError,
-    request::{ApiType, Matched},
+    request::{ApiType, GatewayRequest, Matched},
     route_key::RouteKey,
-    route_table::{RouteTable, RouteTableError},
+    route_table::{RouteMatch, RouteTable, RouteTableError},
 };
 
 pub(super) struct MatchRoute {
@@ -53,18 +54,34 @@ impl MatchRoute {
     }
 }
 
+impl MatchRoute {
+    /// The route `request` would take if its method were `method` (a CORS preflight names the method of the
+    /// request it prepares): the same rules as the stage, without its parameters.
+    pub(super) fn route_for(&self, method: &Method, request: &GatewayRequest) -> Option<usize> {
+        let path = matching_path_of(request).ok()?;
+        self.find(method, &path).map(|found| found.route)
+    }
+
+    fn find<'a>(&'a self, method: &Method, path: &'a str) -> Option<RouteMatch<'a>> {
+        self.table.find(method, path).or_else(|| {
+            // REST: `/pets/` is `GET /pets`.
+            let trimmed = path.strip_suffix('/').filter(|p| self.api == ApiType::Rest && !p.is_empty())?;
+            self.table.find(method, trimmed)
+        })
+    }
+}
+
+/// The path routes are matched against, decoded unless the front door decoded it already.
+fn matching_path_of(request: &GatewayRequest) -> Result<Cow<'_, str>, GatewayError> {
+    if request.path_decoded { Ok(Cow::Borrowed(request.raw_path.as_str())) } else { matching_path(&request.raw_path) }
+}
+
 impl SyncStage for MatchRoute {
     fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
         let request = &ex.request;
         let decoded = request.path_decoded;
-        let path = if decoded { Cow::Borrowed(request.raw_path.as_str()) } else { matching_path(&request.raw_path)? };
-        let method = &request.method;
-        let found = self.table.find(method, &path).or_else(|| {
-            // REST: `/pets/` is `GET /pets`.
-            let trimmed = path.strip_suffix('/').filter(|p| self.api == ApiType::Rest && !p.is_empty())?;
-            self.table.find(method, trimmed)
-        });
-        let found = found.ok_or(GatewayError::NotFound)?;
+        let path = matching_path_of(request)?;
+        let found = self.find(&request.method, &path).ok_or(GatewayError::NotFound)?;
         let mut params = Vec::with_capacity(found.params.len());
         for (name, value) in &found.params {
             // API Gateway hands integrations decoded parameters.

@@ -119,9 +119,13 @@ impl WebSocketApi {
             authorizer: spec.connect.authorizer.clone(),
             authorization_scopes: Vec::new(),
             resource_policy: None,
+            cors: None,
         }];
-        // The stage throttle limits HTTP requests; WebSocket messages are metered per key.
+        // The stage throttle limits HTTP requests; WebSocket messages are metered per key. Browsers apply no
+        // CORS to a WebSocket, and refusals are too small to compress.
         handshake.stage_throttle = None;
+        handshake.cors = None;
+        handshake.minimum_compression_size = None;
         let admission = Pipeline::new(&handshake, backends).map_err(StartError::Build)?;
         if spec.lambda_functions().next().is_some() && backends.lambda.is_none() {
             return Err(StartError::Build(BuildError::Client(MissingClient {
