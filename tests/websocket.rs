@@ -66,8 +66,17 @@ impl Running {
 
     /// The handshake's HTTP status when it is refused.
     async fn refused(&self, query: &str) -> u16 {
+        self.refusal(query).await.0
+    }
+
+    /// A refused handshake's status, headers and body.
+    async fn refusal(&self, query: &str) -> (u16, http::HeaderMap, String) {
         match connect_async(self.url(query)).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
+                response.status().as_u16(),
+                response.headers().clone(),
+                String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
+            ),
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("the handshake was admitted"),
         }
@@ -371,7 +380,18 @@ websocket:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages() {
-    let yaml = "websocket:\n  routes:\n    $connect: { apiKeyRequired: true }\n    echo: { builtin: broadcast }\n";
+    // Handshake refusals are the gateway's answers too: gateway responses apply.
+    let yaml = r#"
+gatewayResponses:
+  INVALID_API_KEY:
+    responseParameters: { gatewayresponse.header.X-Why: "'key'" }
+  THROTTLED:
+    responseTemplates: { application/json: '{"message":$context.error.messageString,"type":"$context.error.responseType"}' }
+websocket:
+  routes:
+    $connect: { apiKeyRequired: true }
+    echo: { builtin: broadcast }
+"#;
     let gw = Running::start(yaml).await;
     let store = gw.store();
     let admin = Admin::new(&store, gw.clock.now_ms());
@@ -388,14 +408,21 @@ async fn api_keys_on_the_handshake_with_a_connection_limit_and_metered_messages(
     let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..NewKey::default() };
     let (key, value) = admin.create_key(new).await.expect("key");
 
-    assert_eq!(gw.refused("").await, 403, "no key");
+    let (status, headers, body) = gw.refusal("").await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#), "no key");
+    assert_eq!(headers.get("x-why").and_then(|v| v.to_str().ok()), Some("key"));
     assert_eq!(gw.refused("?apiKey=wrong-key-value-that-is-long").await, 403, "unknown key");
     // From the header (server clients) or the query string (browsers).
     let mut request = gw.url("").into_client_request().expect("request");
     request.headers_mut().insert("x-api-key", value.parse().expect("header"));
     let (mut first, _) = connect_async(request).await.expect("key in the header");
     let (second, _) = connect_async(gw.url(&format!("?apiKey={value}"))).await.expect("key in the query");
-    assert_eq!(gw.refused(&format!("?apiKey={value}")).await, 429, "a third connection is over the limit");
+    let (status, _, body) = gw.refusal(&format!("?apiKey={value}")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (429, r#"{"message":"Too many connections for this API key","type":"THROTTLED"}"#),
+        "a third connection is over the limit"
+    );
     drop(second);
     gw.open_sockets(1).await;
     // The freed slot goes to a connection whose $disconnect is then lost: its record lives on, a minute old.

@@ -61,6 +61,12 @@ pub enum GatewayError {
     /// The key's quota for the period is spent.
     #[error("quota exceeded")]
     QuotaExceeded(RateLimit),
+    /// WebSocket `$connect`: the key's plan caps its open connections, and all are taken.
+    #[error("the key's connections are all taken")]
+    ConnectionLimit,
+    /// WebSocket `$connect`: the integration failed, so the handshake is refused (502, whatever the API type).
+    #[error("$connect integration failed: {0}")]
+    HandshakeFailed(String),
     /// The integration did not answer within its timeout.
     #[error("integration timed out after {0} ms")]
     IntegrationTimeout(u64),
@@ -92,6 +98,8 @@ impl GatewayError {
             // REST keeps an authorizer's own words, under a capitalised key; a broken one says nothing.
             (ApiType::Rest, Self::AuthorizerDenied { .. }) => json_object("Message", Some(&self.message(api)), false),
             (ApiType::Rest, Self::AuthorizerFailure(_)) => json_object("message", None, false),
+            // WebSocket APIs' own answer, the same under either type.
+            (_, Self::HandshakeFailed(_)) => json_object("message", Some(&self.message(api)), false),
             // REST's 5xx bodies have a space after the colon; its 4xx bodies and HTTP APIs' have none.
             (ApiType::Rest, _) => json_object("message", Some(&self.message(api)), status.is_server_error()),
             (ApiType::Http, _) => json_object("message", Some(&self.message(api)), false),
@@ -115,7 +123,8 @@ impl GatewayError {
             | Self::PolicyDenied { .. } => StatusCode::FORBIDDEN,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::AuthorizerFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Throttled(_) | Self::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Throttled(_) | Self::QuotaExceeded(_) | Self::ConnectionLimit => StatusCode::TOO_MANY_REQUESTS,
+            Self::HandshakeFailed(_) => StatusCode::BAD_GATEWAY,
             Self::IntegrationTimeout(_) if rest => StatusCode::GATEWAY_TIMEOUT,
             Self::IntegrationTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) if rest => StatusCode::BAD_GATEWAY,
@@ -150,6 +159,8 @@ impl GatewayError {
             Self::Forbidden(_) => "Forbidden",
             Self::Throttled(_) => "Too Many Requests",
             Self::QuotaExceeded(_) => "Limit Exceeded",
+            Self::ConnectionLimit => "Too many connections for this API key",
+            Self::HandshakeFailed(_) => "Internal server error",
             Self::IntegrationTimeout(_) if rest => "Endpoint request timed out",
             Self::IntegrationTimeout(_) => "Service Unavailable",
             Self::IntegrationFailure(_)
@@ -181,7 +192,8 @@ impl GatewayError {
             }
             Self::AuthorizerFailure(_) => "AuthorizerConfigurationException",
             Self::Throttled(_) => "TooManyRequestsException",
-            Self::QuotaExceeded(_) => "LimitExceededException",
+            Self::QuotaExceeded(_) | Self::ConnectionLimit => "LimitExceededException",
+            Self::HandshakeFailed(_) => "InternalServerErrorException",
             Self::IntegrationTimeout(_)
             | Self::IntegrationFailure(_)
             | Self::IntegrationUnreachable(_)
@@ -287,7 +299,8 @@ impl GatewayError {
                 ResponseType::AccessDenied
             }
             Self::AuthorizerFailure(_) => ResponseType::AuthorizerConfigurationError,
-            Self::Throttled(_) => ResponseType::Throttled,
+            Self::Throttled(_) | Self::ConnectionLimit => ResponseType::Throttled,
+            Self::HandshakeFailed(_) => ResponseType::IntegrationFailure,
             Self::QuotaExceeded(_) => ResponseType::QuotaExceeded,
             Self::IntegrationTimeout(_) => ResponseType::IntegrationTimeout,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => ResponseType::IntegrationFailure,

@@ -304,6 +304,40 @@ routes:
     }
 
     #[test]
+    fn browser_settings_are_checked_at_load() {
+        let route = "routes:\n  GET /x:\n    integration: { type: mock }\n";
+        let ok = format!(
+            "cors: {{ allowOrigins: [\"https://*.example.com\"], allowCredentials: true }}\nminimumCompressionSize: 0\n{route}"
+        );
+        let def = Definition::from_yaml(&ok, None).expect("valid");
+        assert!(def.cors.is_some() && def.routes[0].cors.is_some(), "routes inherit the API's CORS");
+        assert_eq!(def.minimum_compression_size, Some(0));
+        let cases = [
+            (format!("cors: {{ allowOrigins: [\"*\"], allowCredentials: true }}\n{route}"), "cors: allowCredentials"),
+            (format!("cors: {{ allowOrigins: [\"app.example.com\"] }}\n{route}"), "is not an origin"),
+            (
+                "routes:\n  GET /x:\n    cors: { allowOrigins: [\"https://a.b/c\"] }\n    integration: { type: mock }\n"
+                    .to_owned(),
+                "route \"GET /x\": cors: allowOrigins",
+            ),
+            (format!("minimumCompressionSize: 10485761\n{route}"), "minimumCompressionSize"),
+            (format!("gatewayResponses: {{ NOPE: {{}} }}\n{route}"), "not a response type"),
+            (
+                format!(
+                    "stages:\n  a: {{ variables: {{ v: x }} }}\n  b: {{}}\ngatewayResponses:\n  THROTTLED: \
+                     {{ responseTemplates: {{ text/plain: $stageVariables.v }} }}\n{route}"
+                ),
+                "in stage \"b\"",
+            ),
+        ];
+        for (yaml, problem) in cases {
+            let stage = yaml.contains("stages:").then_some("a");
+            let err = Definition::from_yaml(&yaml, stage).expect_err(problem).to_string();
+            assert!(err.contains(problem), "{problem}: {err}");
+        }
+    }
+
+    #[test]
     fn authorizer_settings_are_checked_at_load() {
         let base = |authorizers: &str, route: &str| {
             format!("authorizers:\n{authorizers}\nroutes:\n  GET /x:\n{route}    integration: {{ type: mock }}\n")

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     config::ApiKeySource,
+    error::GatewayError,
     pipeline::Admission,
     request::{Authorized, GatewayResponse},
     store::connections::Connection,
@@ -36,10 +37,7 @@ impl WebSocketApi {
         let authorizer_event = match self.lambda_authorizer.then(|| event.authorizer_event(&self.context)) {
             None => None,
             Some(Ok(preset)) => Some(preset),
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "cannot build the authorizer event");
-                return WsResponse::error(500, "Internal server error");
-            }
+            Some(Err(e)) => return self.refuse(event, GatewayError::Internal(format!("authorizer event: {e}"))),
         };
         let admission = match self.admission.admit(request, authorizer_event).await {
             Ok(a) => a,
@@ -60,11 +58,8 @@ impl WebSocketApi {
         {
             match self.claim_slot(&caller.key.id, id, limit, &self.endpoint_of(event)).await {
                 Ok(true) => {}
-                Ok(false) => return WsResponse::error(429, "Too many connections for this API key"),
-                Err(e) => {
-                    tracing::error!(connection = %id, error = %e, "connection limit check failed");
-                    return WsResponse::error(500, "Internal server error");
-                }
+                Ok(false) => return self.refuse(event, GatewayError::ConnectionLimit),
+                Err(e) => return self.refuse(event, GatewayError::Internal(format!("connection limit check: {e}"))),
             }
         }
         // When API Gateway ran an authorizer on the route (template: ConnectAuthorizer API_GATEWAY), keep what
@@ -77,11 +72,8 @@ impl WebSocketApi {
             forwarded.request_context.identity.api_key_id.clone_from(&key_id);
             reply = match self.invoke(lambda, &forwarded).await {
                 Ok(r) => r,
-                Err(e) => {
-                    // A failed integration refuses the handshake as API Gateway does: 502.
-                    tracing::error!(connection = %id, error = %e, "$connect integration failed");
-                    WsResponse::error(502, "Internal server error")
-                }
+                // A failed integration refuses the handshake as API Gateway does: 502.
+                Err(e) => self.refuse(event, GatewayError::HandshakeFailed(e.to_string())),
             };
             if !(200..300).contains(&reply.status_code) {
                 self.release(key_id.as_deref(), id).await;
@@ -105,13 +97,18 @@ impl WebSocketApi {
                 + RECORD_GRACE_MS,
         };
         if let Err(e) = self.connections.put_connection(&connection).await {
-            tracing::error!(connection = %id, error = %e, "cannot record the connection");
             self.release(key_id.as_deref(), id).await;
-            return WsResponse::error(500, "Internal server error");
+            return self.refuse(event, GatewayError::Internal(format!("cannot record the connection: {e}")));
         }
         self.remember(&Arc::new(connection));
         // Only what the handshake needs (e.g. Sec-WebSocket-Protocol) goes back; the body is not sent.
         WsResponse { status_code: 200, headers: reply.headers, body: None, is_base64_encoded: false }
+    }
+
+    /// Refuses the handshake with `error`'s answer, as any refusal of the pipeline's: gateway responses, ids
+    /// and the access-log line (which carries the detail) included.
+    fn refuse(&self, event: &WsEvent, error: GatewayError) -> WsResponse {
+        refused(&self.admission.refuse(event.handshake_request(), error))
     }
 
     /// Claims one of the key's connection slots; when they are all held, frees those of connections that are
@@ -192,10 +189,8 @@ fn refused(response: &GatewayResponse) -> WsResponse {
     let headers = response
         .headers
         .iter()
-        .filter(|(name, _)| {
-            matches!(name.as_str(), "content-type" | "www-authenticate" | "retry-after")
-                || name.as_str().starts_with("ratelimit")
-        })
+        // What the gateway answered, ids and gateway-response headers included; the front door sets the length.
+        .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
     WsResponse {
