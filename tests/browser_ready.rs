@@ -100,6 +100,8 @@ routes:
     integration: {{ type: mock, statusCode: 200, body: "private" }}
   GET /backend:
     integration: {{ type: http, url: "http://{backend}/" }}
+  GET /down:
+    integration: {{ type: http, url: "http://127.0.0.1:1/", timeoutMs: 1000 }}
   GET /big:
     integration: {{ type: mock, statusCode: 200, headers: {{ content-type: application/json }}, body: '{big}' }}
   GET /big/no-transform:
@@ -274,6 +276,11 @@ async fn every_answer_to_an_allowed_origin_carries_cors_headers_errors_included(
                 "{api:?} {path}"
             );
         }
+        // 413 for a body over the limit, and the integration's failure (HTTP 500, REST 502).
+        let r = gw.send("PUT", "/items/1", &origin, vec![b'x'; 10 * 1024 * 1024 + 1]).await;
+        assert_eq!((r.status, r.cors()), (413, simple.clone()), "{api:?}");
+        let r = gw.get("/down", &origin).await;
+        assert_eq!((r.status, r.cors()), (if *api == Type::Rest { 502 } else { 500 }, simple.clone()), "{api:?}");
         // 429 once the key's quota is spent; preflights before it never counted.
         let key = gw.key_with_quota_of_one().await;
         for _ in 0..3 {
