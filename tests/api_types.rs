@@ -5,12 +5,10 @@
 
 use serde_json::{Value, json};
 use tollgate::serve::Server;
-use tollgate_core::{
-    admin::{Admin, NewKey, PlanInput},
-    clock::{Clock as _, SystemClock},
-    store::embedded::EmbeddedStore,
+use tollgate_tests::{
+    client::{Reply, new_key},
+    faulty::FaultyBackends,
 };
-use tollgate_tests::faulty::FaultyBackends;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Type {
@@ -85,11 +83,7 @@ local:
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.expect("body").to_vec();
-        Reply { status, headers, body }
+        Reply::of(request).await
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -100,37 +94,9 @@ local:
         self.send(request).await
     }
 
-    /// A key for the stage's plan, made in the store file as `tollgate keys create` makes it: (id, value).
+    /// A key for the stage's plan: (id, value).
     async fn key(&self) -> (String, String) {
-        let store = EmbeddedStore::open(&self.dir.path().join("store.json")).expect("the server's store file");
-        // Key records carry creation times; the server reads the system clock too.
-        let admin = Admin::new(&store, SystemClock.now_ms());
-        let plan = PlanInput { name: "p".into(), stages: vec!["test".into()], ..Default::default() };
-        let plan = admin.create_plan(plan).await.expect("plan");
-        let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..Default::default() };
-        let (key, value) = admin.create_key(new).await.expect("key");
-        (key.id, value)
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The event the echo function received (its reply's body).
-    fn event(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("an echoed event ({e}): {}", self.text()))
+        new_key(&self.dir.path().join("store.json"), "test", None).await
     }
 }
 
@@ -330,7 +296,7 @@ async fn each_api_type_sends_its_own_events_and_maps_replies_its_own_way() {
             served.get("/fn/pets/7?kind=dog&kind=cat", &[("x-amzn-trace-id", trace), reserved[0], reserved[1]]).await;
         assert_eq!(r.status, 200, "{api:?}: {}", r.text());
         check_ids(api, &r, "an echoed event");
-        let event = r.event();
+        let event = r.json();
         let headers = event["headers"].as_object().expect("headers");
         for (name, _) in reserved {
             assert!(!headers.keys().any(|k| k.eq_ignore_ascii_case(name)), "{api:?}: {name} is not passed on");
@@ -364,7 +330,7 @@ async fn each_api_type_sends_its_own_events_and_maps_replies_its_own_way() {
         assert_eq!(r.text(), trace, "{api:?}");
 
         // REST sends path and path parameters as the client encoded them; an HTTP API decodes parameters.
-        let event = served.get("/fn/caf%C3%A9%20au%20lait", &[]).await.event();
+        let event = served.get("/fn/caf%C3%A9%20au%20lait", &[]).await.json();
         if rest {
             let encoded = "caf%C3%A9%20au%20lait";
             assert_eq!(event["path"].as_str(), Some(format!("/fn/{encoded}").as_str()));
@@ -377,7 +343,7 @@ async fn each_api_type_sends_its_own_events_and_maps_replies_its_own_way() {
         let (key_id, value) = served.key().await;
         let r = served.get("/paid/x", &[("x-api-key", &value)]).await;
         assert_eq!(r.status, 200, "{api:?}: {}", r.text());
-        let identity = &r.event()["requestContext"]["identity"];
+        let identity = &r.json()["requestContext"]["identity"];
         if rest {
             assert_eq!((identity["apiKey"].as_str(), identity["apiKeyId"].as_str()), (Some(&*value), Some(&*key_id)));
         } else {
@@ -387,7 +353,7 @@ async fn each_api_type_sends_its_own_events_and_maps_replies_its_own_way() {
         // What the Lambda authorizer returned: REST flattens it beside principalId, with its latency.
         let r = served.get("/guarded/ok", &[("x-token", "t")]).await;
         assert_eq!(r.status, 200, "{api:?}: {}", r.text());
-        let authorizer = &r.event()["requestContext"]["authorizer"];
+        let authorizer = &r.json()["requestContext"]["authorizer"];
         if rest {
             assert_eq!(
                 (authorizer["principalId"].as_str(), authorizer["tier"].as_str()),
@@ -430,7 +396,7 @@ async fn each_api_type_sends_its_own_events_and_maps_replies_its_own_way() {
         {
             let request = served.client.post(served.url("/fn/upload")).header("content-type", content_type);
             let r = served.send(request.body(body.clone())).await;
-            let event = r.event();
+            let event = r.json();
             let base64 = event["isBase64Encoded"].as_bool().expect("isBase64Encoded");
             assert_eq!(base64, !rest || rest_base64, "{api:?} {content_type}");
             let sent = event["body"].as_str().expect("body");

@@ -11,12 +11,13 @@ use std::{path::PathBuf, time::Duration};
 use axum::{Router, response::Html, routing::get};
 use serde_json::{Value, json};
 use tollgate_core::{
-    admin::{Admin, NewKey, PlanInput},
     clock::{Clock as _, SystemClock},
-    store::embedded::EmbeddedStore,
     usage::{Period, Quota},
 };
-use tollgate_tests::issuer::{Issuer, SigningKey};
+use tollgate_tests::{
+    client::new_key,
+    issuer::{Issuer, SigningKey},
+};
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("TOLLGATE_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
@@ -133,15 +134,8 @@ local:
     );
     let (server, dir) = tollgate_tests::serve_on(&yaml, None).await;
     let gateway = format!("http://{}", server.addr);
-    let api_key = {
-        let store = EmbeddedStore::open(&dir.path().join("store.json")).expect("the server's store file");
-        let admin = Admin::new(&store, SystemClock.now_ms());
-        let quota = Some(Quota { limit: 1, period: Period::Day, offset: 0 });
-        let plan = PlanInput { name: "p".into(), stages: vec!["test".into()], quota, ..Default::default() };
-        let plan = admin.create_plan(plan).await.expect("plan");
-        let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..Default::default() };
-        admin.create_key(new).await.expect("key").1
-    };
+    let quota = Some(Quota { limit: 1, period: Period::Day, offset: 0 });
+    let (_, api_key) = new_key(&dir.path().join("store.json"), "test", quota).await;
     let now = SystemClock.now_ms() / 1000;
     let token = key.sign(&json!({ "iss": issuer.url, "aud": "api", "sub": "user-1", "exp": now + 600, "iat": now }));
     let page = PAGE.replace("__GATEWAY__", &gateway).replace("__TOKEN__", &token).replace("__KEY__", &api_key);

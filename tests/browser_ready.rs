@@ -7,13 +7,11 @@ use std::io::{Read as _, Write as _};
 use axum::{Router, routing::get};
 use serde_json::Value;
 use tollgate::serve::Server;
-use tollgate_core::{
-    admin::{Admin, NewKey, PlanInput},
-    clock::{Clock as _, SystemClock},
-    store::embedded::EmbeddedStore,
-    usage::{Period, Quota},
+use tollgate_core::usage::{Period, Quota};
+use tollgate_tests::{
+    client::{Reply, new_key},
+    issuer::{Issuer, SigningKey},
 };
-use tollgate_tests::issuer::{Issuer, SigningKey};
 
 const APP: &str = "http://app.test:8080";
 
@@ -127,11 +125,7 @@ local:
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.expect("body").to_vec();
-        Reply { status, headers, body }
+        Reply::of(request).await
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -146,43 +140,19 @@ local:
         self.send("OPTIONS", path, &list, Vec::new()).await
     }
 
-    /// A key whose plan allows one request a day: (value).
+    /// A key whose plan allows one request a day: its value.
     async fn key_with_quota_of_one(&self) -> String {
-        let store = EmbeddedStore::open(&self.dir.path().join("store.json")).expect("the server's store file");
-        let admin = Admin::new(&store, SystemClock.now_ms());
-        let plan = PlanInput {
-            name: "p".into(),
-            stages: vec!["test".into()],
-            quota: Some(Quota { limit: 1, period: Period::Day, offset: 0 }),
-            ..Default::default()
-        };
-        let plan = admin.create_plan(plan).await.expect("plan");
-        let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..Default::default() };
-        admin.create_key(new).await.expect("key").1
+        let quota = Some(Quota { limit: 1, period: Period::Day, offset: 0 });
+        new_key(&self.dir.path().join("store.json"), "test", quota).await.1
     }
 }
 
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Every value of `name`, as one comma-separated value.
-    fn all(&self, name: &str) -> String {
-        self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(", ")
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
+trait CorsHeaders {
     /// The CORS headers of the answer, as (name, value), sorted.
+    fn cors(&self) -> Vec<(String, String)>;
+}
+
+impl CorsHeaders for Reply {
     fn cors(&self) -> Vec<(String, String)> {
         let mut out: Vec<_> = self
             .headers

@@ -23,7 +23,7 @@ const ORIGIN: &str = "https://app.example.com";
 
 /// About 100 KB of JSON shaped like an API's list answer.
 fn json_100kb() -> String {
-    let items: Vec<serde_json::Value> = (0..700)
+    let items: Vec<serde_json::Value> = (0..1000)
         .map(|i| {
             let status = ["available", "sold", "pending"][i % 3];
             serde_json::json!({

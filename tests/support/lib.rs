@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: an in-process echo function, a backend HTTP server on loopback,
 //! and event loading.
 
+pub mod client;
 pub mod dynalite;
 pub mod faulty;
 pub mod issuer;

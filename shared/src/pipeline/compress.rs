@@ -35,7 +35,9 @@ impl SyncStage for Compress {
         else {
             return Ok(());
         };
-        let packed = match coding::encode(coding, &response.body, Level::Default) {
+        // The fastest level: on 100 KB of JSON it packs to 15% rather than 10% of the size, in a seventh of the
+        // time (docs/performance.md), and a Lambda invocation is billed by the millisecond.
+        let packed = match coding::encode(coding, &response.body, Level::Fastest) {
             Ok(packed) => packed,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot compress the response; sent as it is");

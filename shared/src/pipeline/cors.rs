@@ -121,10 +121,12 @@ impl SyncStage for CorsHeaders {
         let Some(spec) = rules.for_route(ex.route.as_ref().map(|m| m.route)) else { return Ok(()) };
         let Some(response) = ex.response.as_mut() else { return Ok(()) };
         let headers = &mut response.headers;
-        let backend_cors: Vec<HeaderName> =
-            headers.keys().filter(|n| n.as_str().starts_with("access-control-")).cloned().collect();
-        for name in backend_cors {
-            headers.remove(name);
+        let is_cors = |n: &HeaderName| n.as_str().starts_with("access-control-");
+        if headers.keys().any(is_cors) {
+            let backend_cors: Vec<HeaderName> = headers.keys().filter(|n| is_cors(n)).cloned().collect();
+            for name in backend_cors {
+                headers.remove(name);
+            }
         }
         add_vary(headers, "origin", ORIGIN);
         let origin = ex.request.headers.get(header::ORIGIN);
