@@ -8,6 +8,7 @@ use tollgate_core::{
     admin::{Admin, NewKey, PlanInput},
     store::{
         Cadence, Kind, QuotaCounter, Slice, Store, StoreError,
+        cache::Generations,
         connections::{Connection, ConnectionStore},
         embedded::EmbeddedStore,
     },
@@ -44,6 +45,7 @@ conformance!(
     unlimited_quota_only_counts,
     rolled_keys_keep_their_id_and_usage,
     one_plan_per_stage_per_key,
+    cache_entries_expire_and_flushes_move_generations,
 );
 
 // ===== WebSocket connections =====
@@ -339,6 +341,33 @@ async fn one_plan_per_stage_per_key(store: Arc<dyn Store>) {
 }
 
 /// The embedded store's file: what one process writes, another sees, and all of it survives a restart.
+async fn cache_entries_expire_and_flushes_move_generations(store: Arc<dyn Store>) {
+    // Names no other test uses: the DynamoDB table is shared by the tests of this process.
+    let stage = "cache-conformance".to_owned();
+    let key = format!("{stage}-k");
+    assert_eq!(store.get_entry(&key, 1_000).await.expect("get"), None);
+    let binary = [0u8, 159, 146, 150, 255];
+    store.put_entry(&key, &binary, 5_000).await.expect("put");
+    assert_eq!(store.get_entry(&key, 4_999).await.expect("get").as_deref(), Some(&binary[..]));
+    // Expired is gone, whether or not the item still exists (TTL deletion is lazy).
+    assert_eq!(store.get_entry(&key, 5_000).await.expect("get"), None);
+    store.put_entry(&key, b"again", 9_000).await.expect("replace");
+    assert_eq!(store.get_entry(&key, 1_000).await.expect("get").as_deref(), Some(&b"again"[..]));
+    store.delete_entry(&key).await.expect("delete");
+    store.delete_entry(&key).await.expect("deleting again is fine");
+    assert_eq!(store.get_entry(&key, 1_000).await.expect("get"), None);
+
+    assert_eq!(store.generations(&stage).await.expect("none yet"), Generations::default());
+    let after = store.flush(&stage, None).await.expect("flush");
+    assert_eq!((after.stage, after.tag("pets")), (1, 0));
+    store.flush(&stage, Some("pets")).await.expect("tag");
+    let after = store.flush(&stage, Some("pets")).await.expect("tag again");
+    assert_eq!((after.stage, after.tag("pets"), after.tag("owners")), (1, 2, 0));
+    assert_eq!(store.generations(&stage).await.expect("read"), after);
+    // Stages are apart.
+    assert_eq!(store.generations(&format!("{stage}-other")).await.expect("other"), Generations::default());
+}
+
 #[tokio::test]
 async fn embedded_store_survives_restart_and_shares_its_file() {
     let dir = tempfile::tempdir().expect("tempdir");

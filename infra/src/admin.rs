@@ -142,6 +142,17 @@ pub enum UsageCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Flush a stage's response cache, or only its entries tagged TAG; every instance misses within a second.
+    Flush {
+        #[arg(long)]
+        stage: String,
+        #[arg(long)]
+        tag: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TablesCommand {
     /// Create the DynamoDB table (and turn on TTL where the server supports it).
     Create,
@@ -275,6 +286,19 @@ pub async fn usage(command: UsageCommand, store: &StoreArgs, settings: &Settings
                 println!("key {key} now has {remaining} requests left this period");
             }
         }
+    }
+    Ok(())
+}
+
+pub async fn cache(command: CacheCommand, store: &StoreArgs, settings: &Settings) -> anyhow::Result<()> {
+    let CacheCommand::Flush { stage, tag } = command;
+    let opened = store.open(settings).await?;
+    let generations = opened.shared().flush(&stage, tag.as_deref()).await.context("cannot flush the cache")?;
+    match tag {
+        Some(tag) => {
+            println!("flushed stage {stage}'s entries tagged {tag} (tag generation {})", generations.tag(&tag))
+        }
+        None => println!("flushed stage {stage}'s cache (generation {})", generations.stage),
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tollgate::{
-    admin::{self, KeysCommand, Output, PlansCommand, TablesCommand, UsageCommand},
+    admin::{self, CacheCommand, KeysCommand, Output, PlansCommand, TablesCommand, UsageCommand},
     serve::{ServeOptions, Server},
     store::StoreArgs,
 };
@@ -48,6 +48,9 @@ enum Command {
     /// DynamoDB table set-up.
     #[command(subcommand)]
     Tables(TablesCommand),
+    /// The response cache: flush a stage, or the entries with a tag.
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 #[tokio::main]
@@ -68,5 +71,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Plans(c) => admin::plans(c, &cli.store, &settings, &cli.output).await,
         Command::Usage(c) => admin::usage(c, &cli.store, &settings, &cli.output).await,
         Command::Tables(c) => admin::tables(c, &cli.store, &settings).await,
+        Command::Cache(c) => admin::cache(c, &cli.store, &settings).await,
     }
 }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod backends;
+pub mod cache;
 pub mod clients;
 pub mod clock;
 pub mod coding;

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     // The definition; the store; the Lambda function edge.
     &["config", "store", "function"],
     // Event shapes; the route table; metering; the clients a definition needs.
-    &["event", "route_table", "metering", "backends"],
+    &["event", "route_table", "metering", "backends", "cache"],
     // Authorizers; integrations; key and plan administration.
     &["auth", "integration", "admin"],
     // The request pipeline.

@@ -15,6 +15,7 @@ use tollgate_core::{
     settings::Settings,
     store::{
         Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture,
+        cache::{CacheStore, Generations},
         connections::{Connection, ConnectionStore},
         dynamo::{DynamoOptions, DynamoStore},
     },
@@ -149,6 +150,29 @@ impl<S> Counting<S> {
 
     fn write(&self) {
         self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl<S: CacheStore> CacheStore for Counting<S> {
+    fn get_entry<'a>(&'a self, key: &'a str, now_ms: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        self.read();
+        self.inner.get_entry(key, now_ms)
+    }
+    fn put_entry<'a>(&'a self, key: &'a str, entry: &'a [u8], expires_at_ms: i64) -> StoreFuture<'a, ()> {
+        self.write();
+        self.inner.put_entry(key, entry, expires_at_ms)
+    }
+    fn delete_entry<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        self.write();
+        self.inner.delete_entry(key)
+    }
+    fn generations<'a>(&'a self, stage: &'a str) -> StoreFuture<'a, Generations> {
+        self.read();
+        self.inner.generations(stage)
+    }
+    fn flush<'a>(&'a self, stage: &'a str, tag: Option<&'a str>) -> StoreFuture<'a, Generations> {
+        self.write();
+        self.inner.flush(stage, tag)
     }
 }
 

@@ -72,6 +72,7 @@ enum Op {
     RemoveKey,
     Usage,
     Grant,
+    FlushCache,
 }
 
 pub struct AdminApi {
@@ -105,7 +106,7 @@ struct GrantBody {
 
 impl AdminApi {
     pub fn new() -> Self {
-        let table: [(&str, Vec<(Method, Op)>); 9] = [
+        let table: [(&str, Vec<(Method, Op)>); 10] = [
             ("/keys", vec![(Method::POST, Op::CreateKey), (Method::GET, Op::ListKeys)]),
             (
                 "/keys/{id}",
@@ -121,6 +122,8 @@ impl AdminApi {
             ("/plans/{id}/keys/{key}", vec![(Method::PUT, Op::AddKey), (Method::DELETE, Op::RemoveKey)]),
             ("/plans/{id}/usage", vec![(Method::GET, Op::Usage)]),
             ("/plans/{id}/keys/{key}/grant", vec![(Method::POST, Op::Grant)]),
+            // A stage's response cache, or only its entries with `?tag=`: every instance misses within a second.
+            ("/stages/{id}/cache/flush", vec![(Method::POST, Op::FlushCache)]),
         ];
         let mut routes = matchit::Router::new();
         for (path, ops) in table {
@@ -224,6 +227,11 @@ impl AdminApi {
             Op::Grant => {
                 let remaining = admin.grant(id, key, body::<GrantBody>(request)?.extra).await?;
                 ok(serde_json::json!({ "remaining": remaining }))
+            }
+            Op::FlushCache => {
+                let tag = param("tag").filter(|t| !t.is_empty());
+                let generations = store.flush(id, tag).await?;
+                ok(serde_json::json!({ "stage": id, "tag": tag, "generation": generations.stage }))
             }
         }
     }

@@ -139,6 +139,7 @@ pub(super) fn compile_route(
         authorization_scopes: route.authorization_scopes.clone(),
         resource_policy,
         cors: route.cors.as_ref().map(CorsSpec::compile).transpose().map_err(|e| format!("cors: {e}"))?.map(Arc::new),
+        cache: None,
     })
 }
 

@@ -5,7 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{MAX_TIMEOUT_MS, cors::CorsFile, gateway_responses::GatewayResponseFile, websocket::WebSocketFile};
+use super::{
+    MAX_TIMEOUT_MS,
+    caching::{CachingFile, RouteCachingFile},
+    cors::CorsFile,
+    gateway_responses::GatewayResponseFile,
+    websocket::WebSocketFile,
+};
 use crate::{request::ApiType, usage::Throttle};
 
 /// The whole `gateway.yaml`.
@@ -193,6 +199,9 @@ pub struct StageFile {
     /// Default throttle of each route of the stage, unless the route sets its own.
     #[serde(default)]
     pub route_throttle: Option<Throttle>,
+    /// Response caching for the stage's routes.
+    #[serde(default)]
+    pub caching: Option<CachingFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +226,9 @@ pub struct RouteFile {
     /// This route's CORS, instead of the API's.
     #[serde(default)]
     pub cors: Option<CorsFile>,
+    /// This route's caching, over the stage's.
+    #[serde(default)]
+    pub caching: Option<RouteCachingFile>,
 }
 
 #[derive(Debug, Deserialize)]

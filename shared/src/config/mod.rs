@@ -5,6 +5,7 @@
 //! the route (or stage) and the problem. What comes out is a [`Definition`] for one stage, with stage variables
 //! already substituted and every string a request would need parsed.
 
+pub mod caching;
 mod check;
 pub mod cors;
 pub mod file;
@@ -92,6 +93,9 @@ impl Definition {
                 .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
             spec.throttle = spec.throttle.or(route_default);
             spec.cors = spec.cors.or_else(|| cors.clone());
+            spec.cache =
+                caching::CacheSpec::compile(stage_file.and_then(|s| s.caching.as_ref()), route.caching.as_ref())
+                    .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
             spec.authorizer = match route.authorizer.as_deref().or(file.default_authorizer.as_deref()) {
                 None | Some("NONE") => None,
                 Some(name) if file.authorizers.contains_key(name) => Some(name.to_owned()),
@@ -120,9 +124,16 @@ impl Definition {
         // Check every other stage too, so a definition that works in `dev` cannot hide a break in `prod`.
         for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
             for (key_text, route) in &file.routes {
-                check::compile_route(key_text, route, &settings.variables, file.api_type).map_err(|problem| {
-                    ConfigError::Route { route: key_text.clone(), problem: format!("in stage {other:?}: {problem}") }
-                })?;
+                check::compile_route(key_text, route, &settings.variables, file.api_type)
+                    .and_then(|_| caching::CacheSpec::compile(settings.caching.as_ref(), route.caching.as_ref()))
+                    .map_err(|problem| ConfigError::Route {
+                        route: key_text.clone(),
+                        problem: format!("in stage {other:?}: {problem}"),
+                    })?;
+            }
+            if let Some(caching) = &settings.caching {
+                caching::StageCache::compile(caching)
+                    .map_err(|problem| ConfigError::Stage { stage: other.clone(), problem })?;
             }
         }
         for (name, function) in &file.local.functions {
@@ -131,6 +142,13 @@ impl Definition {
             }
         }
         let stage_throttle = stage_file.and_then(|s| s.throttle);
+        let cache = match stage_file.and_then(|s| s.caching.as_ref()) {
+            Some(settings) if routes.iter().any(|r| r.cache.is_some()) => Some(
+                caching::StageCache::compile(settings)
+                    .map_err(|problem| ConfigError::Stage { stage: stage.clone(), problem })?,
+            ),
+            _ => None,
+        };
         let authorizer_exists = |name: &str| file.authorizers.contains_key(name);
         let compile_ws = |ws, vars| {
             websocket::compile(ws, file.default_authorizer.as_deref(), &authorizer_exists, vars)
@@ -176,6 +194,7 @@ impl Definition {
             cors,
             minimum_compression_size: file.minimum_compression_size.and_then(|s| usize::try_from(s).ok()),
             gateway_responses,
+            cache,
         })
     }
 }
@@ -201,9 +220,11 @@ impl Definition {
         })
     }
 
-    /// Whether requests need the usage-plan store: a route requires a key or any throttle is set.
+    /// Whether requests need the store: a route requires a key, any throttle is set, or responses are cached
+    /// (the shared tier lives there).
     pub fn uses_store(&self) -> bool {
         self.stage_throttle.is_some()
+            || self.cache.is_some()
             || self.routes.iter().any(|r| r.api_key_required || r.throttle.is_some())
             || self.websocket.as_ref().is_some_and(|ws| ws.connect.api_key_required)
     }
@@ -333,6 +354,31 @@ routes:
         for (yaml, problem) in cases {
             let stage = yaml.contains("stages:").then_some("a");
             let err = Definition::from_yaml(&yaml, stage).expect_err(problem).to_string();
+            assert!(err.contains(problem), "{problem}: {err}");
+        }
+    }
+
+    #[test]
+    fn caching_settings_are_checked_at_load() {
+        let with = |stage: &str, route: &str| {
+            format!("stages:\n  a: {{ {stage} }}\nroutes:\n  GET /x:\n{route}    integration: {{ type: mock }}\n")
+        };
+        let def = Definition::from_yaml(&with("caching: { enabled: true, ttlSeconds: 30 }", ""), None).expect("valid");
+        let spec = def.routes[0].cache.as_ref().expect("cached");
+        assert_eq!((spec.ttl.as_secs(), spec.shared), (30, false));
+        assert!(def.cache.is_some() && def.uses_store());
+        let off = with("caching: { enabled: true }", "    caching: { enabled: false }\n");
+        assert!(Definition::from_yaml(&off, None).expect("valid").cache.is_none(), "no route cached: no cache");
+        for (yaml, problem) in [
+            (with("caching: { enabled: true, ttlSeconds: 3601 }", ""), "ttlSeconds"),
+            (with("caching: { enabled: true, methods: [FETCH] }", ""), "caching.methods"),
+            (with("", "    caching: { enabled: true }\n"), "stage's caching section"),
+            (with("caching: { enabled: true, maxEntryBytes: 0 }", ""), "maxEntryBytes"),
+            (with("caching: { enabled: true, instanceBytes: 0, sharedTier: false }", ""), "needs a tier"),
+            (with("caching: { enabled: true, unauthorizedCacheControl: MAYBE }", ""), "unauthorizedCacheControl"),
+            (with("caching: { enabled: true }", "    caching: { keyHeaders: [\"bad header\"] }\n"), "keyHeaders"),
+        ] {
+            let err = Definition::from_yaml(&yaml, None).expect_err(problem).to_string();
             assert!(err.contains(problem), "{problem}: {err}");
         }
     }

@@ -8,6 +8,7 @@ use http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 
 use super::{
+    caching::{CacheSpec, StageCache},
     cors::CorsSpec,
     file::{ApiKeysFile, LocalFile},
     gateway_responses::GatewayResponses,
@@ -68,6 +69,8 @@ pub struct RouteSpec {
     pub resource_policy: Option<IpRules>,
     /// The CORS that applies to the route: its own, else the API's.
     pub cors: Option<Arc<CorsSpec>>,
+    /// How its responses are cached; `None`: they are not.
+    pub cache: Option<CacheSpec>,
 }
 
 /// Which event a Lambda authorizer gets, and so which answer it gives.
@@ -155,6 +158,8 @@ pub struct Definition {
     /// Compress response bodies of at least this many bytes; `None`: compression is off.
     pub minimum_compression_size: Option<usize>,
     pub gateway_responses: GatewayResponses,
+    /// The stage's response cache, when any route is cached.
+    pub cache: Option<StageCache>,
 }
 
 impl Definition {

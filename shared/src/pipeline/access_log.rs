@@ -26,6 +26,8 @@ impl SyncStage for AccessLog {
             sourceIp = %ex.request.source_ip,
             // API Gateway's $context.identity.apiKeyId: the key's id, never its value.
             apiKeyId = ex.caller.as_ref().map(|c| c.key.id.as_str()),
+            // Hit, Miss or Bypass on cached stages: CacheHitCount and CacheMissCount per route.
+            cache = ex.cache.as_ref().map(|c| c.status.label()),
             errorType = ex.error.as_ref().map(GatewayError::error_type),
             errorDetail = ex.error.as_ref().map(ToString::to_string),
         );

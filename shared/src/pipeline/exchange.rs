@@ -36,6 +36,8 @@ pub struct Exchange {
     pub response: Option<GatewayResponse>,
     /// Why the request ended early; respond turns it into API Gateway's answer.
     pub error: Option<GatewayError>,
+    /// Set by the cache lookup: what the cache did, and the key this request fills.
+    pub cache: Option<super::cache::CacheStep>,
     /// Set by preflight: the request was a CORS preflight, answered by the gateway itself.
     pub preflight: bool,
     /// Given by the front end: the event Lambda authorizers get, when it has one (WebSocket `$connect`).
@@ -56,6 +58,7 @@ impl Exchange {
             integration_status: None,
             response: None,
             error: None,
+            cache: None,
             preflight: false,
             authorizer_event: None,
         }

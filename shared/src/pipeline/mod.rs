@@ -9,6 +9,7 @@ mod access_log;
 mod admit;
 mod api_key;
 mod authenticate;
+pub mod cache;
 mod compress;
 mod cors;
 mod decompress;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use crate::{
     auth::lambda::PresetEvent,
     backends::Backends,
+    cache::ResponseCache,
     clients::MissingClient,
     config::Definition,
     error::{GatewayError, RateLimit},
@@ -76,12 +78,15 @@ pub struct Pipeline {
     api_key: api_key::IdentifyKey,
     limits: limits::ApplyLimits,
     decompress: decompress::Decompress,
+    cache_lookup: cache::CacheLookup,
     integrate: integrate::Integrate,
+    cache_store: cache::CacheStore,
     respond: respond::Respond,
     cors_headers: cors::CorsHeaders,
     compress: compress::Compress,
     access_log: access_log::AccessLog,
     meter: Option<Arc<Meter>>,
+    cache: Option<Arc<ResponseCache>>,
 }
 
 impl Pipeline {
@@ -96,6 +101,10 @@ impl Pipeline {
         let context = Arc::new(definition.api_context(&backends.account));
         let route = Arc::new(route::MatchRoute::new(&definition.routes, definition.api_type)?);
         let cors = cors::CorsRules::new(definition);
+        let cache = definition.cache.clone().map(|settings| {
+            let store = backends.store.clone().map(|s| s as Arc<dyn crate::store::cache::CacheStore>);
+            Arc::new(ResponseCache::new(&definition.stage, settings, store, backends.clock()))
+        });
         Ok(Self {
             admit: admit::Admit,
             preflight: cors::Preflight { rules: cors.clone(), routes: Arc::clone(&route) },
@@ -105,6 +114,11 @@ impl Pipeline {
             api_key: api_key::IdentifyKey::new(definition, meter.clone()),
             limits: limits::ApplyLimits::new(definition, meter.clone()),
             decompress: decompress::Decompress { enabled: definition.minimum_compression_size.is_some() },
+            cache_lookup: cache::CacheLookup::new(definition, cache.clone()),
+            cache_store: cache::CacheStore {
+                cache: cache.clone(),
+                per_route: definition.routes.iter().map(|r| r.cache.clone()).collect(),
+            },
             integrate: integrate::Integrate::new(definition, backends, Arc::clone(&context))?,
             respond: respond::Respond {
                 api: definition.api_type,
@@ -114,7 +128,13 @@ impl Pipeline {
             compress: compress::Compress { minimum_size: definition.minimum_compression_size },
             access_log: access_log::AccessLog,
             meter,
+            cache,
         })
+    }
+
+    /// This instance's response cache, when the stage caches anything.
+    pub fn cache(&self) -> Option<&Arc<ResponseCache>> {
+        self.cache.as_ref()
     }
 
     /// This instance's meter, when the definition meters anything.
@@ -176,9 +196,13 @@ impl Pipeline {
         self.guard(ex).await?;
         // 8. Read a compressed body, now that the caller is admitted (400, 413, 415).
         self.decompress.run(ex)?;
-        // (validate and cache: later stages, here)
-        // 9. The route's backend: Lambda, HTTP or mock (502, 504, 413).
-        self.integrate.run(ex).await
+        // (validate: a later stage, here)
+        // 9. The cached answer, if the route has one (403 for a refresh the caller may not make).
+        self.cache_lookup.run(ex).await?;
+        // 10. The route's backend, unless the cache answered: Lambda, HTTP or mock (502, 504, 413).
+        self.integrate.run(ex).await?;
+        // 11. Keep the backend's answer for the next caller.
+        self.cache_store.run(ex).await
     }
 
     /// The stages that decide whether the request may reach its backend, cheapest refusal first.
@@ -197,13 +221,13 @@ impl Pipeline {
 
     /// The stages that run for every request, however it ended.
     fn finish(&self, mut ex: Exchange) -> GatewayResponse {
-        // 10. The answer: API Gateway's (or the definition's) error answer, ids, rate-limit headers.
+        // 12. The answer: API Gateway's (or the definition's) error answer, ids, rate-limit headers.
         let _ = self.respond.run(&mut ex);
-        // 11. CORS headers for an allowed origin, errors included.
+        // 13. CORS headers for an allowed origin, errors included.
         let _ = self.cors_headers.run(&mut ex);
-        // 12. Compress the body when the client accepts it.
+        // 14. Compress the body when the client accepts it.
         let _ = self.compress.run(&mut ex);
-        // 13. One access-log line.
+        // 15. One access-log line.
         let _ = self.access_log.run(&mut ex);
         ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))
     }

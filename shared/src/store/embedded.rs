@@ -3,8 +3,10 @@
 //! block, not per request). Several processes may share the file (`tollgate serve` and `tollgate keys ...`):
 //! each operation holds an advisory lock on `<file>.lock` and re-reads the file if another process changed it.
 //! Throttle buckets live in memory only: after a restart every bucket starts full, as after any idle second.
-//! So do WebSocket connections (`connections.rs`): they end with the process that holds their sockets.
+//! So do WebSocket connections (`connections.rs`): they end with the process that holds their sockets, and
+//! cached responses (`cache.rs`), whose flush generations live in the file.
 
+mod cache;
 mod connections;
 
 use std::{
@@ -32,6 +34,9 @@ struct Durable {
     plans: BTreeMap<String, (u64, String)>,
     /// `plan#key#period-start` to the counter.
     quotas: BTreeMap<String, QuotaEntry>,
+    /// Stage to its cache flush generations.
+    #[serde(default)]
+    cache_generations: BTreeMap<String, super::cache::Generations>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -55,12 +60,18 @@ pub struct EmbeddedStore {
     path: Option<PathBuf>,
     inner: Mutex<Inner>,
     links: Mutex<connections::Links>,
+    cached: Mutex<cache::Entries>,
 }
 
 impl EmbeddedStore {
     /// A store that lives and dies with the process (tests, benchmarks).
     pub fn in_memory() -> Self {
-        Self { path: None, inner: Mutex::new(Inner::new(Durable::default())), links: Mutex::default() }
+        Self {
+            path: None,
+            inner: Mutex::new(Inner::new(Durable::default())),
+            links: Mutex::default(),
+            cached: Mutex::default(),
+        }
     }
 
     /// Opens (or starts) the store kept in `path`.
@@ -69,6 +80,7 @@ impl EmbeddedStore {
             path: Some(path.to_owned()),
             inner: Mutex::new(Inner::new(Durable::default())),
             links: Mutex::default(),
+            cached: Mutex::default(),
         };
         // Read it now, so a corrupt file is found at start and not at the first request.
         store.with(false, |_| Ok(()))?;

@@ -8,6 +8,7 @@
 //!
 //! Both pass the same conformance suite (`tests/store_conformance.rs`).
 
+pub mod cache;
 pub mod connections;
 pub mod dynamo;
 pub mod embedded;
@@ -108,7 +109,7 @@ pub struct QuotaRecord {
 }
 
 /// The store's verbs. Every write that can race is conditional; none needs a transaction.
-pub trait Store: Send + Sync {
+pub trait Store: cache::CacheStore + Send + Sync {
     // ---- key values (the hash of each value a key can be opened with) ----
 
     /// Records that `hash` opens key `key_id`. Conflict if the value is already taken (values are unique).

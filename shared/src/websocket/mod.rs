@@ -120,6 +120,7 @@ impl WebSocketApi {
             authorization_scopes: Vec::new(),
             resource_policy: None,
             cors: None,
+            cache: None,
         }];
         // The stage throttle limits HTTP requests; WebSocket messages are metered per key. Browsers apply no
         // CORS to a WebSocket, and refusals are too small to compress.

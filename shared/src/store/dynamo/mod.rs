@@ -6,10 +6,13 @@
 //! `table.rs`.
 
 mod buckets;
+mod cache;
 mod connections;
 mod quotas;
 mod records;
 mod table;
+
+pub use cache::MAX_SHARED_ENTRY_BYTES;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -24,7 +27,10 @@ use aws_sdk_dynamodb::{
 };
 use chrono::NaiveDate;
 
-use super::{Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreError, StoreFuture};
+use super::{
+    Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreError, StoreFuture,
+    cache::{CacheStore, Generations},
+};
 use crate::{clock::Micros, settings::Settings, usage::KeyHash};
 
 /// The name of the listing index.
@@ -204,6 +210,28 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
             ),
         ) => StoreError::Unavailable(detail),
         _ => StoreError::Failed(detail),
+    }
+}
+
+impl CacheStore for DynamoStore {
+    fn get_entry<'a>(&'a self, key: &'a str, now_ms: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(cache::get_entry(self, key, now_ms))
+    }
+
+    fn put_entry<'a>(&'a self, key: &'a str, entry: &'a [u8], expires_at_ms: i64) -> StoreFuture<'a, ()> {
+        Box::pin(cache::put_entry(self, key, entry, expires_at_ms))
+    }
+
+    fn delete_entry<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(cache::delete_entry(self, key))
+    }
+
+    fn generations<'a>(&'a self, stage: &'a str) -> StoreFuture<'a, Generations> {
+        Box::pin(cache::generations(self, stage))
+    }
+
+    fn flush<'a>(&'a self, stage: &'a str, tag: Option<&'a str>) -> StoreFuture<'a, Generations> {
+        Box::pin(cache::flush(self, stage, tag))
     }
 }
 
