@@ -61,6 +61,10 @@ pub enum GatewayError {
     /// The key's quota for the period is spent.
     #[error("quota exceeded")]
     QuotaExceeded(RateLimit),
+    /// A client's `Cache-Control: max-age=0` from a caller that may not invalidate the cache, under
+    /// `FAIL_WITH_403`.
+    #[error("the caller may not invalidate the cache")]
+    CacheRefreshDenied,
     /// WebSocket `$connect`: the key's plan caps its open connections, and all are taken.
     #[error("the key's connections are all taken")]
     ConnectionLimit,
@@ -118,6 +122,7 @@ impl GatewayError {
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Forbidden(_)
+            | Self::CacheRefreshDenied
             | Self::InsufficientScope
             | Self::AuthorizerDenied { .. }
             | Self::PolicyDenied { .. } => StatusCode::FORBIDDEN,
@@ -144,7 +149,7 @@ impl GatewayError {
                 ));
             }
             Self::Unauthorized { .. } => "Unauthorized",
-            Self::InsufficientScope => "Forbidden",
+            Self::InsufficientScope | Self::CacheRefreshDenied => "Forbidden",
             Self::AuthorizerDenied { explicit: true } if rest => {
                 "User is not authorized to access this resource with an explicit deny"
             }
@@ -187,9 +192,10 @@ impl GatewayError {
             Self::RequestTooLarge(_) => "RequestEntityTooLargeException",
             Self::Forbidden(_) => "ForbiddenException",
             Self::Unauthorized { .. } => "UnauthorizedException",
-            Self::InsufficientScope | Self::AuthorizerDenied { .. } | Self::PolicyDenied { .. } => {
-                "AccessDeniedException"
-            }
+            Self::InsufficientScope
+            | Self::AuthorizerDenied { .. }
+            | Self::PolicyDenied { .. }
+            | Self::CacheRefreshDenied => "AccessDeniedException",
             Self::AuthorizerFailure(_) => "AuthorizerConfigurationException",
             Self::Throttled(_) => "TooManyRequestsException",
             Self::QuotaExceeded(_) | Self::ConnectionLimit => "LimitExceededException",
@@ -295,9 +301,10 @@ impl GatewayError {
             Self::RequestTooLarge(_) => ResponseType::RequestTooLarge,
             Self::Forbidden(_) => ResponseType::InvalidApiKey,
             Self::Unauthorized { .. } => ResponseType::Unauthorized,
-            Self::InsufficientScope | Self::AuthorizerDenied { .. } | Self::PolicyDenied { .. } => {
-                ResponseType::AccessDenied
-            }
+            Self::InsufficientScope
+            | Self::AuthorizerDenied { .. }
+            | Self::PolicyDenied { .. }
+            | Self::CacheRefreshDenied => ResponseType::AccessDenied,
             Self::AuthorizerFailure(_) => ResponseType::AuthorizerConfigurationError,
             Self::Throttled(_) | Self::ConnectionLimit => ResponseType::Throttled,
             Self::HandshakeFailed(_) => ResponseType::IntegrationFailure,
