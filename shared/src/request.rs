@@ -200,3 +200,15 @@ pub enum Authorized {
         latency_ms: u64,
     },
 }
+
+/// Whether a comma-separated header (`Cache-Control`, `Vary`), over all its values, holds any of `tokens`,
+/// compared without case.
+pub fn header_has_token(headers: &HeaderMap, name: &http::HeaderName, tokens: &[&str]) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| tokens.iter().any(|wanted| t.eq_ignore_ascii_case(wanted)))
+}

@@ -22,7 +22,7 @@ use crate::{
         caching::{CacheSpec, UnauthorizedRefresh},
     },
     error::GatewayError,
-    request::Authorized,
+    request::{Authorized, header_has_token},
 };
 
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -193,9 +193,7 @@ fn caller(ex: &Exchange) -> Option<String> {
 
 /// `Cache-Control: max-age=0` or `no-cache` from the client.
 fn wants_refresh(headers: &http::HeaderMap) -> bool {
-    headers.get_all(header::CACHE_CONTROL).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').map(str::trim).any(|d| d.eq_ignore_ascii_case("no-cache") || d.eq_ignore_ascii_case("max-age=0"))
-    })
+    header_has_token(headers, &header::CACHE_CONTROL, &["no-cache", "max-age=0"])
 }
 
 /// Whether the caller may refresh entries: a JWT with one of the stage's invalidation scopes, or a Lambda
@@ -265,13 +263,7 @@ impl Stage for CacheStore {
 fn storable(response: &crate::request::GatewayResponse, max_bytes: usize) -> bool {
     let headers = &response.headers;
     let private = headers.contains_key(header::SET_COOKIE)
-        || headers.get_all(header::CACHE_CONTROL).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-            v.split(',').map(str::trim).any(|d| d.eq_ignore_ascii_case("private") || d.eq_ignore_ascii_case("no-store"))
-        })
-        || headers
-            .get_all(header::VARY)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|t| t.trim() == "*"));
+        || header_has_token(headers, &header::CACHE_CONTROL, &["private", "no-store"])
+        || header_has_token(headers, &header::VARY, &["*"]);
     response.status.is_success() && !private && response.body.len() <= max_bytes
 }

@@ -10,6 +10,7 @@ use super::{Exchange, MAX_REPLY_BYTES, SyncStage, cors::add_vary};
 use crate::{
     coding::{self, Level},
     error::GatewayError,
+    request::header_has_token,
 };
 
 const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
@@ -62,12 +63,7 @@ fn compressible(headers: &http::HeaderMap) -> bool {
     if headers.get(header::CONTENT_ENCODING).is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity")) {
         return false;
     }
-    let no_transform = headers
-        .get_all(header::CACHE_CONTROL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("no-transform")));
-    if no_transform {
+    if header_has_token(headers, &header::CACHE_CONTROL, &["no-transform"]) {
         return false;
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");

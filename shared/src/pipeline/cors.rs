@@ -17,7 +17,7 @@ use super::{Exchange, SyncStage, route::MatchRoute};
 use crate::{
     config::{Definition, cors::CorsSpec},
     error::GatewayError,
-    request::GatewayResponse,
+    request::{GatewayResponse, header_has_token},
 };
 
 const ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
@@ -144,12 +144,7 @@ impl SyncStage for CorsHeaders {
 
 /// Adds `value` to `Vary` unless it already names `token` (lower case) or is `*`.
 pub(super) fn add_vary(headers: &mut HeaderMap, token: &str, value: HeaderValue) {
-    let present = headers
-        .get_all(header::VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').map(str::trim).any(|t| t == "*" || t.eq_ignore_ascii_case(token)));
-    if !present {
+    if !header_has_token(headers, &header::VARY, &["*", token]) {
         headers.append(header::VARY, value);
     }
 }
