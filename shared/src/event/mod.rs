@@ -45,6 +45,9 @@ pub struct RestEvent {
     pub event: ApiGatewayProxyRequest,
     pub header_spelling: Vec<String>,
     pub extended_request_id: Option<String>,
+    /// The query string as (name, value) pairs: read here, because the typed event's query map panics when
+    /// a parameter's list of values is empty (found by fuzzing).
+    pub query: Vec<(String, String)>,
 }
 
 /// A response in the format of the event it answers.
@@ -89,6 +92,10 @@ impl GatewayEvent {
                     headers: Option<std::collections::HashMap<std::borrow::Cow<'a, str>, IgnoredAny>>,
                     #[serde(borrow, default)]
                     multi_value_headers: Option<std::collections::HashMap<std::borrow::Cow<'a, str>, IgnoredAny>>,
+                    #[serde(default)]
+                    query_string_parameters: Option<std::collections::HashMap<String, String>>,
+                    #[serde(default)]
+                    multi_value_query_string_parameters: Option<std::collections::HashMap<String, Vec<String>>>,
                     request_context: Context,
                 }
                 #[derive(Deserialize)]
@@ -98,6 +105,13 @@ impl GatewayEvent {
                     extended_request_id: Option<String>,
                 }
                 let extras: Extras<'_> = serde_json::from_str(text)?;
+                // Every value of the multi-value map, else the single-value map (API Gateway sends both).
+                let query = match extras.multi_value_query_string_parameters.filter(|m| !m.is_empty()) {
+                    Some(multi) => {
+                        multi.into_iter().flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v))).collect()
+                    }
+                    None => extras.query_string_parameters.into_iter().flatten().collect(),
+                };
                 let names =
                     extras.headers.into_iter().flatten().chain(extras.multi_value_headers.into_iter().flatten());
                 let mut header_spelling: Vec<String> = names.map(|(name, _)| name.into_owned()).collect();
@@ -107,6 +121,7 @@ impl GatewayEvent {
                     event: serde_json::from_str(text)?,
                     header_spelling,
                     extended_request_id: extras.request_context.extended_request_id,
+                    query,
                 })))
             }
             _ => Err(serde_json::Error::custom(
@@ -172,7 +187,7 @@ fn from_http(ev: ApiGatewayV2httpRequest, clock: &dyn Clock) -> GatewayRequest {
 }
 
 fn from_rest(rest: RestEvent, clock: &dyn Clock) -> GatewayRequest {
-    let RestEvent { event: ev, header_spelling, extended_request_id } = rest;
+    let RestEvent { event: ev, header_spelling, extended_request_id, query } = rest;
     let ctx = ev.request_context;
     let mut malformed = None;
     // multiValueHeaders holds every value; single-value headers fill in names it lacks.
@@ -182,11 +197,6 @@ fn from_rest(rest: RestEvent, clock: &dyn Clock) -> GatewayRequest {
             headers.insert(name.clone(), value.clone());
         }
     }
-    let query = if ev.multi_value_query_string_parameters.is_empty() {
-        ev.query_string_parameters
-    } else {
-        ev.multi_value_query_string_parameters
-    };
     let raw_query = query
         .iter()
         .map(|(k, v)| format!("{}={}", encode_query_part(k), encode_query_part(v)))
@@ -321,5 +331,22 @@ mod tests {
         assert_eq!(strip_stage("/prod".into(), Some("prod")), "/");
         assert_eq!(strip_stage("/production/x".into(), Some("prod")), "/production/x");
         assert_eq!(strip_stage("/pets".into(), Some("$default")), "/pets");
+    }
+
+    /// Found by the `event` fuzz target: a REST event whose multi-value query parameter has no values
+    /// panicked inside the typed event's query map.
+    #[test]
+    fn empty_multi_value_lists_are_no_values_not_a_panic() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/rest-api-get-pet.json"))
+            .expect("recorded event");
+        let mut event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        event["multiValueQueryStringParameters"] = serde_json::json!({ "verbose": [], "x": ["1", "2"] });
+        event["queryStringParameters"] = serde_json::json!({ "x": "2" });
+        event["multiValueHeaders"]["X-Forwarded-For"] = serde_json::json!([]);
+        let GatewayEvent::Rest(rest) = GatewayEvent::from_json(&event.to_string()).expect("an event") else {
+            panic!("a REST event")
+        };
+        let request = from_rest(*rest, &crate::clock::ManualClock::at(0));
+        assert_eq!(request.raw_query, "x=1&x=2");
     }
 }
