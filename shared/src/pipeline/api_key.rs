@@ -1,4 +1,4 @@
-//! Stage 5, API key: on routes with `apiKeyRequired`, finds the caller's key (from `x-api-key` or from what an
+//! Stage 6, API key: on routes with `apiKeyRequired`, finds the caller's key (from `x-api-key` or from what an
 //! authorizer returned) and the usage plan that covers this stage. Anything missing is API Gateway's 403.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Stage 4, authenticate: the route's authorizer, a JWT verified in process or a Lambda authorizer (cached).
+//! Stage 5, authenticate: the route's authorizer, a JWT verified in process or a Lambda authorizer (cached).
 //! Its result reaches the integration in `requestContext.authorizer`; a Lambda authorizer's
 //! `usageIdentifierKey` is the API key for `apiKeys.source: AUTHORIZER`.
 

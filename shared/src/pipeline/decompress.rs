@@ -1,4 +1,4 @@
-//! Stage 7, decompress: where compression is on (`minimumCompressionSize`), a request body sent with
+//! Stage 8, decompress: where compression is on (`minimumCompressionSize`), a request body sent with
 //! `Content-Encoding` is decompressed before the integration sees it, as REST APIs do. What it may grow to is
 //! capped at the payload limit, so a small bomb is a 413 and never an out-of-memory; a body that does not
 //! decompress is a 400 (`BAD_REQUEST_BODY`), a coding the gateway cannot read a 415. It runs after the stages

@@ -1,5 +1,5 @@
-//! Stage 7, integrate: calls the route's backend and times the call. A response already in the exchange (a
-//! cached one, once there is a cache) is not fetched again.
+//! Stage 10, integrate: calls the route's backend and times the call. A response already in the exchange (a
+//! cached one) is not fetched again.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Stage 3, policy: the resource policy's source-IP rules, the API's first and then the route's. A refusal
+//! Stage 4, policy: the resource policy's source-IP rules, the API's first and then the route's. A refusal
 //! is API Gateway's 403 naming the method ARN.
 
 use std::sync::Arc;

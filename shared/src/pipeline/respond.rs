@@ -1,4 +1,4 @@
-//! Stage 8, respond: turns what the exchange holds into the response the client gets, in the API type's
+//! Stage 12, respond: turns what the exchange holds into the response the client gets, in the API type's
 //! answer. An error becomes API Gateway's JSON body (REST APIs add `x-amzn-ErrorType`). A REST API's responses
 //! carry `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`, and `Content-Type: application/json` when
 //! the integration gave none; an HTTP API's carry `apigw-requestid`. Rate-limit and `WWW-Authenticate` headers

@@ -1,4 +1,4 @@
-//! Stage 2, route: selects the route (see `route_table`) and gives its path parameters.
+//! Stage 3, route: selects the route (see `route_table`) and gives its path parameters.
 //!
 //! Routes are matched on the decoded path, so a static segment matches however the client encoded it
 //! (`/users/%40me` is `GET /users/@me`). Only `%2F` and `%25` stay encoded while matching, so an encoded slash

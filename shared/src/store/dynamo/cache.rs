@@ -96,7 +96,7 @@ pub(super) async fn generations(store: &DynamoStore, stage: &str) -> Result<Gene
 pub(super) async fn flush(store: &DynamoStore, stage: &str, tag: Option<&str>) -> Result<Generations, StoreError> {
     let pk = generations_pk(stage);
     let counter = tag.map_or_else(|| "gen".to_owned(), |t| format!("tag.{t}"));
-    let updated = store
+    store
         .update(Update {
             pk: &pk,
             sk: ONLY,
@@ -110,7 +110,6 @@ pub(super) async fn flush(store: &DynamoStore, stage: &str, tag: Option<&str>) -
             Lost::Condition => StoreError::Failed("unconditional update lost a condition".to_owned()),
             Lost::Error(e) => e,
         })?;
-    let _ = updated;
     // The whole item: the update returns only what it changed.
     generations(store, stage).await
 }
