@@ -1,0 +1,1 @@
+//! Property tests for the invariants the README promises.

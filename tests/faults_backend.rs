@@ -1,0 +1,1 @@
+//! Backends and key servers that stall, trickle, close or reset.

@@ -1,0 +1,1 @@
+//! A slow, throttling and failing DynamoDB between the gateway and dynalite.
