@@ -7,9 +7,12 @@
 //! router): it already ranks static over parameter over catch-all and backtracks. One matchit tree per method
 //! (with that method's routes and every `ANY` route) makes "explicit beats ANY" a property of the tree, not
 //! extra logic. Parameters get positional names inside the tree, so `GET /pets/{id}` and `POST /pets/{petId}`
-//! can share a shape.
+//! can share a shape. Greedy routes sit in one tree per depth (segments before the `{proxy+}`), because matchit
+//! cannot hold a catch-all and a parameter at the same position (`/{proxy+}` beside `/{tenant}/{proxy+}`); the
+//! best match of each depth is then ranked segment by segment. A `{param}` is one non-empty segment, so a path
+//! with an empty segment (`/a//b`) matches only a greedy route whose `{proxy+}` starts at or before it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use http::Method;
 
@@ -25,7 +28,8 @@ pub struct RouteMatch<'p> {
 #[derive(Default)]
 struct Tree {
     exact: matchit::Router<usize>,
-    greedy: matchit::Router<usize>,
+    /// Greedy routes by the number of segments before their `{proxy+}`.
+    greedy: BTreeMap<usize, matchit::Router<usize>>,
 }
 
 /// The compiled route table of one definition.
@@ -36,6 +40,9 @@ pub struct RouteTable {
     default: Option<usize>,
     /// Per route: parameter names in path order, to name matchit's positional captures.
     names: Vec<Vec<String>>,
+    /// Per route: its segments' kinds (static 0, `{param}` 1, `{proxy+}` 2), to rank greedy matches of different
+    /// depths: the smaller, compared from the left, is the more specific.
+    ranks: Vec<Vec<u8>>,
 }
 
 /// Why routes cannot live in one table.
@@ -48,7 +55,13 @@ pub struct RouteTableError {
 
 impl RouteTable {
     pub fn new(routes: &[RouteSpec]) -> Result<Self, RouteTableError> {
-        let mut table = Self { by_method: HashMap::new(), any: Tree::default(), default: None, names: Vec::new() };
+        let mut table = Self {
+            by_method: HashMap::new(),
+            any: Tree::default(),
+            default: None,
+            names: Vec::new(),
+            ranks: Vec::new(),
+        };
         let mut seen: HashMap<(Option<Method>, String), usize> = HashMap::new();
         let explicit: HashSet<Method> = routes
             .iter()
@@ -57,9 +70,20 @@ impl RouteTable {
         for (index, route) in routes.iter().enumerate() {
             table.names.push(route.key.param_names().map(str::to_owned).collect());
             let RouteKey::Path { method, segments } = &route.key else {
+                table.ranks.push(Vec::new());
                 table.default = Some(index);
                 continue;
             };
+            table.ranks.push(
+                segments
+                    .iter()
+                    .map(|s| match s {
+                        Segment::Static(_) => 0,
+                        Segment::Param(_) => 1,
+                        Segment::Greedy(_) => 2,
+                    })
+                    .collect(),
+            );
             let (pattern, greedy) = matchit_pattern(segments);
             if let Some(&other) = seen.get(&(method.clone(), pattern.clone())) {
                 return Err(RouteTableError {
@@ -96,33 +120,46 @@ impl RouteTable {
     /// Selects the route for a request. `path` is the raw (percent-encoded) path, without the stage.
     pub fn find<'a>(&'a self, method: &Method, path: &'a str) -> Option<RouteMatch<'a>> {
         let tree = self.by_method.get(method).unwrap_or(&self.any);
-        let hit = tree.exact.at(path).or_else(|_| tree.greedy.at(path));
+        // The first empty segment: no `{param}` matches it, so only greedy routes no deeper than it may.
+        let first_empty =
+            if path == "/" { None } else { path.strip_prefix('/').unwrap_or(path).split('/').position(str::is_empty) };
+        let exact = if first_empty.is_none() { tree.exact.at(path).ok() } else { None };
+        let hit = exact.or_else(|| {
+            tree.greedy
+                .range(..=first_empty.unwrap_or(usize::MAX))
+                .filter_map(|(_, router)| router.at(path).ok())
+                .min_by(|a, b| self.ranks[*a.value].cmp(&self.ranks[*b.value]))
+        });
         match hit {
-            Ok(m) => {
+            Some(m) => {
                 let route = *m.value;
                 let names = &self.names[route];
                 // matchit yields captures in path order, which is the order of `names`.
                 let params = names.iter().map(String::as_str).zip(m.params.iter().map(|(_, v)| v)).collect();
                 Some(RouteMatch { route, params })
             }
-            Err(_) => self.default.map(|route| RouteMatch { route, params: Vec::new() }),
+            None => self.default.map(|route| RouteMatch { route, params: Vec::new() }),
         }
     }
 }
 
 impl Tree {
-    fn insert(&mut self, pattern: &str, greedy: bool, index: usize) -> Result<(), matchit::InsertError> {
-        if greedy { self.greedy.insert(pattern, index) } else { self.exact.insert(pattern, index) }
+    fn insert(&mut self, pattern: &str, greedy: Option<usize>, index: usize) -> Result<(), matchit::InsertError> {
+        match greedy {
+            Some(depth) => self.greedy.entry(depth).or_default().insert(pattern, index),
+            None => self.exact.insert(pattern, index),
+        }
     }
 }
 
-/// `/pets/{id}/{proxy+}` → (`/pets/{p0}/{*p1}`, true). Static text is escaped for matchit.
-fn matchit_pattern(segments: &[Segment]) -> (String, bool) {
+/// `/pets/{id}/{proxy+}` → (`/pets/{p1}/{*p2}`, `Some(2)`: greedy after two segments). Static text is escaped
+/// for matchit.
+fn matchit_pattern(segments: &[Segment]) -> (String, Option<usize>) {
     if segments.is_empty() {
-        return ("/".to_owned(), false);
+        return ("/".to_owned(), None);
     }
     let mut pattern = String::new();
-    let mut greedy = false;
+    let mut greedy = None;
     for (i, segment) in segments.iter().enumerate() {
         pattern.push('/');
         match segment {
@@ -130,7 +167,7 @@ fn matchit_pattern(segments: &[Segment]) -> (String, bool) {
             Segment::Param(_) => pattern.push_str(&format!("{{p{i}}}")),
             Segment::Greedy(_) => {
                 pattern.push_str(&format!("{{*p{i}}}"));
-                greedy = true;
+                greedy = Some(i);
             }
         }
     }
@@ -199,6 +236,23 @@ mod tests {
         assert_eq!(m.params, [("id", "7"), ("rest", "a/b")]);
         let m = t.0.find(&Method::POST, "/things/9/x").expect("match");
         assert_eq!(m.params, [("thingId", "9")]);
+    }
+
+    #[test]
+    fn greedy_routes_of_different_depths_live_together() {
+        let t = table(&["ANY /{proxy+}", "GET /{tenant}/{proxy+}", "GET /{tenant}/a/{rest+}"]);
+        assert_eq!(pick(&t, "GET", "/t/b").as_deref(), Some("GET /{tenant}/{proxy+}"));
+        assert_eq!(pick(&t, "GET", "/t/a/b").as_deref(), Some("GET /{tenant}/a/{rest+}"));
+        assert_eq!(pick(&t, "GET", "/t").as_deref(), Some("ANY /{proxy+}"));
+        assert_eq!(pick(&t, "POST", "/t/b").as_deref(), Some("ANY /{proxy+}"));
+    }
+
+    #[test]
+    fn a_parameter_never_matches_an_empty_segment() {
+        let t = table(&["GET /{id}/x", "GET /a/{id}", "GET /{proxy+}"]);
+        assert_eq!(pick(&t, "GET", "//x").as_deref(), Some("GET /{proxy+}"));
+        assert_eq!(pick(&t, "GET", "/a/").as_deref(), Some("GET /{proxy+}"));
+        assert_eq!(pick(&table(&["GET /{a}/{b}"]), "GET", "//b"), None);
     }
 
     #[test]
