@@ -1,6 +1,6 @@
 //! A real OIDC issuer on loopback for the JWT tests: it serves a discovery document and a JWKS with the
 //! public halves of the test keys in `fixtures/keys`, signs tokens with their private halves, counts how
-//! often its keys are fetched, and can be taken down or have its keys rotated mid-run.
+//! often its keys are fetched, and can be taken down, made to hang, or have its keys rotated mid-run.
 
 use std::{
     net::SocketAddr,
@@ -57,6 +57,10 @@ struct IssuerState {
     keys: Mutex<Vec<Value>>,
     fetches: AtomicUsize,
     down: AtomicBool,
+    hanging: AtomicBool,
+    /// Requests held by a hanging issuer, and a signal for each.
+    hung: AtomicUsize,
+    hung_signal: tokio::sync::Notify,
     base: Mutex<String>,
 }
 
@@ -89,6 +93,27 @@ impl Issuer {
         self.state.down.store(down, Ordering::SeqCst);
     }
 
+    /// A hanging issuer accepts requests for its documents and never answers them.
+    pub fn set_hanging(&self, hanging: bool) {
+        self.state.hanging.store(hanging, Ordering::SeqCst);
+    }
+
+    /// How many requests a hanging issuer has held.
+    pub fn hung(&self) -> usize {
+        self.state.hung.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a hanging issuer has held at least `n` requests.
+    pub async fn wait_for_hung(&self, n: usize) {
+        loop {
+            let signal = self.state.hung_signal.notified();
+            if self.hung() >= n {
+                return;
+            }
+            signal.await;
+        }
+    }
+
     /// Publishes another key (a rotation: the old ones stay until removed).
     pub fn publish(&self, key: &SigningKey) {
         self.state.keys.lock().expect("lock").push(key.jwk());
@@ -100,7 +125,17 @@ impl Issuer {
     }
 }
 
+/// Never returns while the issuer hangs.
+async fn hang_if_asked(state: &IssuerState) {
+    if state.hanging.load(Ordering::SeqCst) {
+        state.hung.fetch_add(1, Ordering::SeqCst);
+        state.hung_signal.notify_waiters();
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn discovery(State(state): State<Arc<IssuerState>>) -> Result<Json, StatusCode> {
+    hang_if_asked(&state).await;
     if state.down.load(Ordering::SeqCst) {
         return Err(StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -109,6 +144,7 @@ async fn discovery(State(state): State<Arc<IssuerState>>) -> Result<Json, Status
 }
 
 async fn jwks(State(state): State<Arc<IssuerState>>) -> Result<Json, StatusCode> {
+    hang_if_asked(&state).await;
     if state.down.load(Ordering::SeqCst) {
         return Err(StatusCode::SERVICE_UNAVAILABLE);
     }

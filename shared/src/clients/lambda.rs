@@ -103,7 +103,10 @@ impl SdkInvoker {
     /// Builds the client from the settings: Lambda's own endpoint, or `AWS_ENDPOINT_URL_LAMBDA`'s. Credentials
     /// resolve lazily, at the first call.
     pub async fn new(settings: &Settings) -> Self {
-        let mut loader = super::aws::loader(settings, settings.lambda_endpoint.is_some());
+        // Never retried, as API Gateway never retries an integration: the SDK's default policy re-sends a call
+        // whose connection broke after the Invoke API received it, and the function would run twice.
+        let mut loader = super::aws::loader(settings, settings.lambda_endpoint.is_some())
+            .retry_config(aws_config::retry::RetryConfig::disabled());
         if let Some(url) = &settings.lambda_endpoint {
             loader = loader.endpoint_url(url);
         }
