@@ -65,14 +65,8 @@ struct State {
 
 impl KeyRing {
     pub fn new(issuer: String, jwks_uri: Option<String>, client: HttpClient, clock: SharedClock) -> Self {
-        let shared = Shared {
-            issuer,
-            jwks_uri,
-            client,
-            clock,
-            state: RwLock::default(),
-            refresh: Arc::new(Mutex::new(())),
-        };
+        let shared =
+            Shared { issuer, jwks_uri, client, clock, state: RwLock::default(), refresh: Arc::new(Mutex::new(())) };
         Self { shared: Arc::new(shared) }
     }
 
