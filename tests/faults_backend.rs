@@ -7,9 +7,9 @@ use jsonwebtoken::Algorithm;
 use serde_json::json;
 use tollgate_core::{
     Gateway,
-    clock::Clock as _,
     backends::Backends,
     clients::{HttpClient, SdkInvoker},
+    clock::Clock as _,
     clock::MICROS_PER_SEC,
     config::Definition,
     settings::Settings,

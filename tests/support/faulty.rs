@@ -144,7 +144,8 @@ async fn misbehave(socket: &mut TcpStream, misbehaviour: Misbehaviour) {
     match misbehaviour {
         Misbehaviour::Stall => std::future::pending::<()>().await,
         Misbehaviour::Trickle(every) => {
-            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 64\r\n\r\n").await;
+            let _ =
+                socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 64\r\n\r\n").await;
             for _ in 0..64 {
                 // The delay is the fault being injected, not a test waiting for something.
                 tokio::time::sleep(every).await;
@@ -154,7 +155,8 @@ async fn misbehave(socket: &mut TcpStream, misbehaviour: Misbehaviour) {
             }
         }
         Misbehaviour::CutOff => {
-            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\n").await;
+            let _ =
+                socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\n").await;
             let _ = socket.write_all(b"0123456789").await;
             let _ = socket.shutdown().await;
         }
