@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod dynalite;
+pub mod fault_proxy;
 pub mod faulty;
 pub mod issuer;
 

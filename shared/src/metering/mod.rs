@@ -4,6 +4,12 @@
 //! limits stage) and WebSocket messages both go through [`Meter::admit`], so they name the same buckets in the
 //! same order.
 //!
+//! A request waits on a failing store once at most: after one store call failed (each is bounded by the
+//! store client's operation timeout, retries included), the rest of the request (the plan after the key, the
+//! quota after a throttle) does not ask the store again but applies the plan's `onStoreError` at once, from what
+//! this instance holds: cached records, a quota block in hand (throttles are not asked: open serves
+//! unthrottled, closed refuses).
+//!
 //! (Not to be confused with the `meter` Lambda function, which serves the admin API in `admin`.)
 
 pub mod limits;
@@ -38,6 +44,9 @@ const STALE_KEY_GRACE_US: Micros = 300 * MICROS_PER_SEC;
 pub struct Caller {
     pub key: ApiKey,
     pub plan: Arc<Plan>,
+    /// The store failed while this caller was identified (from cached records): metering this request does not
+    /// wait on it again.
+    store_failed: bool,
 }
 
 /// Why the meter refused a request.
@@ -124,13 +133,14 @@ impl Meter {
 
     /// [`Meter::identify`] by the value's hash (what a WebSocket connection keeps instead of the value).
     pub async fn identify_hash(&self, hash: &KeyHash, stage: &str) -> Result<Caller, Refusal> {
-        let key = self.key_for_hash(hash).await?;
+        let mut store_failed = false;
+        let key = self.key_for_hash(hash, &mut store_failed).await?;
         let now = self.now_us();
         for plan_id in &key.plans {
-            if let Some(plan) = self.plan(plan_id, now).await?
+            if let Some(plan) = self.plan(plan_id, now, &mut store_failed).await?
                 && plan.stages.iter().any(|s| s == stage)
             {
-                return Ok(Caller { key, plan });
+                return Ok(Caller { key, plan, store_failed });
             }
         }
         Err(Refusal::Forbidden("API key has no usage plan for this stage"))
@@ -138,12 +148,12 @@ impl Meter {
 
     /// The key a value opens, if it is usable now (enabled, not expired, value not rolled past its grace).
     pub async fn key_for(&self, value: &str) -> Result<ApiKey, Refusal> {
-        self.key_for_hash(&KeyHash::of(value)).await
+        self.key_for_hash(&KeyHash::of(value), &mut false).await
     }
 
-    async fn key_for_hash(&self, hash: &KeyHash) -> Result<ApiKey, Refusal> {
+    async fn key_for_hash(&self, hash: &KeyHash, store_failed: &mut bool) -> Result<ApiKey, Refusal> {
         let now = self.now_us();
-        let Some((key, not_after)) = self.key(hash, now).await? else {
+        let Some((key, not_after)) = self.key(hash, now, store_failed).await? else {
             return Err(Refusal::Forbidden("unknown API key"));
         };
         let now_ms = now / 1_000;
@@ -171,28 +181,38 @@ impl Meter {
             return Ok(None);
         }
         let fail = caller.map_or(FailMode::Open, |c| c.plan.on_store_error);
-        self.throttle(&limits, fail).await?;
+        let mut store_failed = caller.is_some_and(|c| c.store_failed);
+        self.throttle(&limits, fail, &mut store_failed).await?;
         match caller {
-            Some(caller) => self.quota(caller).await,
+            Some(caller) => self.quota(caller, store_failed).await,
             None => Ok(None),
         }
     }
 
-    /// Applies each throttle in order; a refusal gives back the tokens the earlier ones took.
-    async fn throttle(&self, limits: &[Limit], fail: FailMode) -> Result<(), Refusal> {
+    /// Applies each throttle in order; a refusal gives back the tokens the earlier ones took. Once the store
+    /// failed in this request, the remaining throttles are not asked: open serves unthrottled, closed refuses.
+    async fn throttle(&self, limits: &[Limit], fail: FailMode, store_failed: &mut bool) -> Result<(), Refusal> {
         let now = self.now_us();
         let mut taken: Vec<Arc<ThrottleBucket>> = Vec::with_capacity(limits.len());
         for limit in limits {
             let bucket = self.bucket(limit);
-            let verdict = match bucket.admit(self.store.as_ref(), now).await {
+            let admitted = if *store_failed {
+                Err(StoreError::Unavailable("failed earlier in this request; not waited on again".to_owned()))
+            } else {
+                bucket.admit(self.store.as_ref(), now).await
+            };
+            let verdict = match admitted {
                 Ok(v) => v,
-                Err(e) => match fail {
-                    FailMode::Open => {
-                        tracing::warn!(bucket = bucket.name(), error = %e, "Usage Plan check failed due to an internal error; serving unthrottled");
-                        continue;
+                Err(e) => {
+                    *store_failed = true;
+                    match fail {
+                        FailMode::Open => {
+                            tracing::warn!(bucket = bucket.name(), error = %e, "Usage Plan check failed due to an internal error; serving unthrottled");
+                            continue;
+                        }
+                        FailMode::Closed => Err(Refusal::StoreDown(e.to_string()))?,
                     }
-                    FailMode::Closed => Err(Refusal::StoreDown(e.to_string()))?,
-                },
+                }
             };
             if let Verdict::Throttled { retry_at_us } = verdict {
                 for earlier in taken {
@@ -206,12 +226,19 @@ impl Meter {
         Ok(())
     }
 
-    /// Counts the request against the caller's quota (or just counts it, for a plan without one).
-    async fn quota(&self, caller: &Caller) -> Result<Option<RateLimit>, Refusal> {
+    /// Counts the request against the caller's quota (or just counts it, for a plan without one). Once the store
+    /// failed in this request, only a block in hand can admit without the fail mode.
+    async fn quota(&self, caller: &Caller, store_failed: bool) -> Result<Option<RateLimit>, Refusal> {
         let slot = self.quota_slot(caller);
         let scope = QuotaScope { plan: &caller.plan, key_id: &caller.key.id };
         let now = self.now_us();
-        match slot.admit(self.store.as_ref(), scope, now).await {
+        let verdict = if store_failed {
+            let in_hand = slot.admit_in_hand(scope, now).await;
+            in_hand.ok_or_else(|| StoreError::Unavailable("failed earlier in this request; not waited on again".into()))
+        } else {
+            slot.admit(self.store.as_ref(), scope, now).await
+        };
+        match verdict {
             Ok(QuotaVerdict::Exceeded { limit, resets_at_ms }) => {
                 Err(Refusal::QuotaExceeded { limit, resets_in_secs: secs_until(resets_at_ms * 1_000, now) })
             }
@@ -240,14 +267,14 @@ impl Meter {
             Err(_) => return Ok(()),
         };
         for ((plan_id, key_id), slot) in slots {
-            if let Some(plan) = self.plan(&plan_id, self.now_us()).await.ok().flatten() {
+            if let Some(plan) = self.plan(&plan_id, self.now_us(), &mut false).await.ok().flatten() {
                 slot.release(self.store.as_ref(), QuotaScope { plan: &plan, key_id: &key_id }).await?;
             }
         }
         Ok(())
     }
 
-    async fn key(&self, hash: &KeyHash, now: Micros) -> Result<KnownKey, Refusal> {
+    async fn key(&self, hash: &KeyHash, now: Micros, store_failed: &mut bool) -> Result<KnownKey, Refusal> {
         let cached = self.keys.lock().ok().and_then(|map| map.get(hash).map(|c| (c.value.clone(), c.at_us)));
         if let Some((value, at)) = &cached
             && now - at < self.cache_us
@@ -259,6 +286,7 @@ impl Meter {
             Ok::<_, StoreError>(self.store.get_key(&key_id).await?.map(|key| (key, not_after)))
         }
         .await;
+        *store_failed |= fetched.is_err();
         match fetched {
             Ok(value) => {
                 insert_bounded(&self.keys, hash.clone(), Cached { value: value.clone(), at_us: now });
@@ -275,14 +303,20 @@ impl Meter {
         }
     }
 
-    async fn plan(&self, id: &str, now: Micros) -> Result<Option<Arc<Plan>>, Refusal> {
+    async fn plan(&self, id: &str, now: Micros, store_failed: &mut bool) -> Result<Option<Arc<Plan>>, Refusal> {
         let cached = self.plans.lock().ok().and_then(|map| map.get(id).map(|c| (c.value.clone(), c.at_us)));
         if let Some((value, at)) = &cached
             && now - at < self.cache_us
         {
             return Ok(value.clone());
         }
-        match self.store.get_plan(id).await {
+        let fetched = if *store_failed {
+            Err(StoreError::Unavailable("failed earlier in this request; not waited on again".to_owned()))
+        } else {
+            self.store.get_plan(id).await
+        };
+        *store_failed |= fetched.is_err();
+        match fetched {
             Ok(plan) => {
                 let plan = plan.map(Arc::new);
                 insert_bounded(&self.plans, id.to_owned(), Cached { value: plan.clone(), at_us: now });

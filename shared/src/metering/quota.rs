@@ -8,6 +8,12 @@
 //!
 //! When the store cannot be reached and the plan fails open, requests are served and counted as owed; the
 //! debt is charged to the counter (it may go below zero) the next time the store answers.
+//!
+//! Give-backs and debt charges are unconditional adds, which the store applies at most once and which may fail
+//! without saying whether they were applied ([`StoreError::OutcomeUnknown`]). Each is settled in the direction
+//! that never over-admits: a give-back leaves the hand before it is sent and is never sent again once it may
+//! have reached the store (the block is written off: under-admission by at most that block); a debt stays owed
+//! until a charge is known to be applied, so it may be charged twice (under-admission) but never not at all.
 
 use chrono::NaiveDate;
 use tokio::sync::Mutex;
@@ -84,27 +90,16 @@ impl QuotaSlot {
             // A new period: whatever was held for the old one lapses with it.
             *state = BlockState { period: Some(start), want: 1, owed: state.owed, ..BlockState::default() };
         }
-        let admitted = |state: &BlockState| QuotaVerdict::Admitted {
-            limit: allowance,
-            remaining: state.store_remaining.map(|r| u64::try_from(r).unwrap_or(0) + state.left),
-            resets_at_ms,
-        };
-        let fresh = now_us - state.taken_at < BLOCK_LIFETIME_US;
-        if state.left > 0 && fresh {
-            state.left -= 1;
-            return Ok(admitted(&state));
+        if let Some(verdict) = state.spend(now_us, allowance, resets_at_ms) {
+            return Ok(verdict);
         }
         // Settle what is owed and give back a stale block, then take a new one.
         let used_up = state.left == 0;
-        if state.left > 0
-            && let Some(day) = state.day
-        {
-            let back = i64::try_from(state.left).unwrap_or(i64::MAX);
-            store.adjust_quota(counter, allowance, back, day).await?;
-            state.left = 0;
-        }
+        state.give_back(store, counter, allowance).await?;
         let today = period::day_of(now_ms);
         if state.owed > 0 {
+            // Cleared only once the charge is known to be applied; one whose outcome is unknown (or whose future
+            // is dropped midway) is sent again next time: charged twice at worst, which under-admits.
             store.adjust_quota(counter, allowance, -state.owed, today).await?;
             state.owed = 0;
         }
@@ -118,7 +113,19 @@ impl QuotaSlot {
             return Ok(QuotaVerdict::Exceeded { limit: allowance.unwrap_or(0), resets_at_ms });
         }
         state.left = take.granted - 1;
-        Ok(admitted(&state))
+        Ok(state.admitted(allowance, resets_at_ms))
+    }
+
+    /// Admits one request from a fresh block in hand, without the store; `None` when that would need the store
+    /// (for a request that already found the store failing).
+    pub async fn admit_in_hand(&self, scope: QuotaScope<'_>, now_us: Micros) -> Option<QuotaVerdict> {
+        let period = scope.plan.quota.map_or(period::Period::Month, |q| q.period);
+        let (start, resets_at_ms) = period.bounds(now_us / 1_000);
+        let mut state = self.state.lock().await;
+        if state.period != Some(start) {
+            return None;
+        }
+        state.spend(now_us, scope.plan.allowance(start), resets_at_ms)
     }
 
     /// Counts a request served while the store was unavailable (fail open).
@@ -129,19 +136,61 @@ impl QuotaSlot {
     /// Gives the unspent part of the block in hand back to the counter (on shutdown, or before a test counts).
     pub async fn release(&self, store: &dyn Store, scope: QuotaScope<'_>) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        if let (Some(period), Some(day)) = (state.period, state.day)
-            && state.left > 0
-        {
+        if let Some(period) = state.period {
             let counter = QuotaCounter { plan: &scope.plan.id, key: scope.key_id, period_start: period };
-            let back = i64::try_from(state.left).unwrap_or(i64::MAX);
-            store.adjust_quota(counter, scope.plan.allowance(period), back, day).await?;
-            state.left = 0;
+            state.give_back(store, counter, scope.plan.allowance(period)).await?;
         }
         Ok(())
     }
 }
 
 impl BlockState {
+    /// Spends one request of a fresh block in hand.
+    fn spend(&mut self, now_us: Micros, allowance: Option<u64>, resets_at_ms: i64) -> Option<QuotaVerdict> {
+        let fresh = now_us - self.taken_at < BLOCK_LIFETIME_US;
+        if self.left == 0 || !fresh {
+            return None;
+        }
+        self.left -= 1;
+        Some(self.admitted(allowance, resets_at_ms))
+    }
+
+    fn admitted(&self, allowance: Option<u64>, resets_at_ms: i64) -> QuotaVerdict {
+        QuotaVerdict::Admitted {
+            limit: allowance,
+            remaining: self.store_remaining.map(|r| u64::try_from(r).unwrap_or(0) + self.left),
+            resets_at_ms,
+        }
+    }
+
+    /// Gives the unspent block back to the counter (use is uncounted on the day it was taken), at most once: the
+    /// block leaves the hand before the write is sent, and comes back only if the store says it was not applied,
+    /// to be given back later. A give-back that may have been applied (its outcome unknown, or its future
+    /// dropped midway) is never sent again: sent twice, it would admit more than the quota.
+    async fn give_back(
+        &mut self,
+        store: &dyn Store,
+        counter: QuotaCounter<'_>,
+        allowance: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let Some(day) = self.day else { return Ok(()) };
+        let left = std::mem::take(&mut self.left);
+        if left == 0 {
+            return Ok(());
+        }
+        match store.adjust_quota(counter, allowance, i64::try_from(left).unwrap_or(i64::MAX), day).await {
+            Ok(()) => Ok(()),
+            Err(unknown @ StoreError::OutcomeUnknown(_)) => {
+                tracing::warn!(written_off = left, error = %unknown, "a quota give-back may not have been applied; not sending it again");
+                Err(unknown)
+            }
+            Err(refused) => {
+                self.left = left;
+                Err(refused)
+            }
+        }
+    }
+
     /// Doubles while blocks are used up, and never asks for more than an eighth of what the counter has left,
     /// so blocks shrink as the quota runs out.
     fn next_block(&mut self, used_up: bool) -> u64 {

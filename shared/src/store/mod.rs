@@ -39,6 +39,11 @@ pub enum StoreError {
     /// Anything else: a corrupt record, an unreadable file, a refused request.
     #[error("store failed: {0}")]
     Failed(String),
+    /// A write went out and no answer came back (a timeout, a dropped connection, a 5xx): it may or may not
+    /// have been applied. Only writes a store applies at most once say so ([`Store::adjust_quota`],
+    /// [`Store::grant_quota`]); any other error from those means the write was not applied.
+    #[error("store outcome unknown: {0}")]
+    OutcomeUnknown(String),
 }
 
 /// Which kind of record a document is.
@@ -155,6 +160,8 @@ pub trait Store: cache::CacheStore + Send + Sync {
     ) -> StoreFuture<'a, QuotaTake>;
     /// Adds `n` to a counter's remaining, and subtracts it from `day`'s use: unspent requests given back
     /// (`n` > 0) or requests served while the store was down, charged late (`n` < 0, may go below zero).
+    /// Not idempotent, so applied at most once: the store never sends it again after an attempt that may have
+    /// reached it, and says [`StoreError::OutcomeUnknown`] when it cannot tell whether it was applied.
     fn adjust_quota<'a>(
         &'a self,
         counter: QuotaCounter<'a>,
@@ -162,7 +169,8 @@ pub trait Store: cache::CacheStore + Send + Sync {
         n: i64,
         day: NaiveDate,
     ) -> StoreFuture<'a, ()>;
-    /// Grants `extra` requests on top of the allowance for this period (API Gateway's UpdateUsage).
+    /// Grants `extra` requests on top of the allowance for this period (API Gateway's UpdateUsage). Applied at
+    /// most once, like [`Store::adjust_quota`].
     fn grant_quota<'a>(&'a self, counter: QuotaCounter<'a>, allowance: Option<u64>, extra: u64)
     -> StoreFuture<'a, i64>;
     /// The counters of one key under one plan whose periods start between `from` and `to`, inclusive.

@@ -22,7 +22,13 @@ use std::{
 
 use aws_sdk_dynamodb::{
     Client,
+    config::{
+        http::HttpResponse,
+        interceptors::InterceptorContext,
+        retry::{ClassifyRetry, RetryAction, RetryPartition},
+    },
     error::{ProvideErrorMetadata, SdkError},
+    operation::update_item::builders::UpdateItemFluentBuilder,
     types::{AttributeValue, ReturnValue},
 };
 use chrono::NaiveDate;
@@ -45,6 +51,8 @@ pub struct DynamoStore {
     table: String,
     /// Per bucket, whether its last known state was "behind now" (try the congested update first).
     congested: Mutex<HashSet<String>>,
+    /// The attribute of quota counters where this client's takes leave their token (`quotas.rs`).
+    take_slot: String,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -76,11 +84,17 @@ impl DynamoStore {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
-        Self::from_client(Client::new(&config), &options.table)
+        let mut client = aws_sdk_dynamodb::config::Builder::from(&config);
+        if let Some(url) = &options.endpoint {
+            // The SDK's retries draw on a retry quota shared by every client in a partition (by default, every
+            // DynamoDB client of the process); a local server is a server of its own and gets a quota of its own.
+            client = client.retry_partition(RetryPartition::new(format!("dynamodb {url}")));
+        }
+        Self::from_client(Client::from_conf(client.build()), &options.table)
     }
 
     pub fn from_client(client: Client, table: &str) -> Self {
-        Self { client, table: table.to_owned(), congested: Mutex::new(HashSet::new()) }
+        Self { client, table: table.to_owned(), congested: Mutex::new(HashSet::new()), take_slot: quotas::take_slot() }
     }
 
     pub fn table(&self) -> &str {
@@ -88,6 +102,23 @@ impl DynamoStore {
     }
 
     async fn update(&self, request: Update<'_>) -> Result<Option<Item>, Lost> {
+        match self.update_call(request).send().await {
+            Ok(out) => Ok(out.attributes),
+            Err(e) if is_condition_failure(&e) => Err(Lost::Condition),
+            Err(e) => Err(Lost::Error(sdk_error(&e))),
+        }
+    }
+
+    /// An unconditional update that must not be applied twice, sent at most once (see [`RetryOnlyRefused`]).
+    async fn update_once(&self, request: Update<'_>) -> Result<Option<Item>, StoreError> {
+        let once = aws_sdk_dynamodb::config::Builder::default().retry_classifier(RetryOnlyRefused);
+        match self.update_call(request).customize().config_override(once).send().await {
+            Ok(out) => Ok(out.attributes),
+            Err(e) => Err(once_error(&e)),
+        }
+    }
+
+    fn update_call(&self, request: Update<'_>) -> UpdateItemFluentBuilder {
         let mut call = self
             .client
             .update_item()
@@ -103,11 +134,7 @@ impl DynamoStore {
         if let Some(condition) = request.condition {
             call = call.condition_expression(condition);
         }
-        match call.send().await {
-            Ok(out) => Ok(out.attributes),
-            Err(e) if is_condition_failure(&e) => Err(Lost::Condition),
-            Err(e) => Err(Lost::Error(sdk_error(&e))),
-        }
+        call
     }
 
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -188,16 +215,22 @@ fn build_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Failed(e.to_string())
 }
 
+fn detail<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    e: &SdkError<E, R>,
+) -> String {
+    match e.code() {
+        Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
+        None => aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
 /// Throttling and transport trouble are "unavailable" (the fail mode applies); anything else is a failure.
 fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
     e: &SdkError<E, R>,
 ) -> StoreError {
-    let code = e.code().map(str::to_owned);
-    let detail = match &code {
-        Some(code) => format!("{code}: {}", e.message().unwrap_or("")),
-        None => aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
-    };
-    match (e, code.as_deref()) {
+    let code = e.code();
+    let detail = detail(e);
+    match (e, code) {
         (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_), _)
         | (
             _,
@@ -211,6 +244,63 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
         ) => StoreError::Unavailable(detail),
         _ => StoreError::Failed(detail),
     }
+}
+
+// ---- writes applied at most once ----
+//
+// A quota's give-backs, debt charges and grants are unconditional adds: applied twice, a give-back would admit
+// more than the quota. The SDK retries a request whose answer was lost (a timeout, a dropped connection, a 5xx)
+// even when DynamoDB had applied it, so these writes opt out of that: they are retried only after DynamoDB
+// refused them with a 4xx (throttled, invalid: nothing applied), and a failure that may have come after the
+// write was applied is reported as `StoreError::OutcomeUnknown`, for the caller to settle in the direction that
+// never over-admits (`metering::quota`). Making them idempotent instead would need a ledger of applied request
+// tokens in the counter item, growing with every writer, or transactions' client request tokens (twice the
+// cost, and dynalite lacks them).
+
+/// Allows a retry only after DynamoDB answered with a 4xx, which applies nothing; forbids it otherwise.
+#[derive(Debug)]
+struct RetryOnlyRefused;
+
+impl ClassifyRetry for RetryOnlyRefused {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(answer) if answer.status().is_client_error() => RetryAction::NoActionIndicated,
+            _ => RetryAction::RetryForbidden,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "RetryOnlyRefused"
+    }
+}
+
+/// A failed at-most-once write: not applied when DynamoDB answered with a 4xx or no connection was made;
+/// otherwise it may have been.
+fn once_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    e: &SdkError<E, HttpResponse>,
+) -> StoreError {
+    let not_applied = match e {
+        SdkError::ServiceError(answer) => answer.raw().status().is_client_error(),
+        SdkError::ConstructionFailure(_) => true,
+        SdkError::DispatchFailure(failure) => failure.as_connector_error().is_some_and(|c| never_connected(c)),
+        _ => false,
+    };
+    if not_applied { sdk_error(e) } else { StoreError::OutcomeUnknown(detail(e)) }
+}
+
+/// Whether the HTTP client failed to connect at all (so nothing was sent).
+fn never_connected(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(hyper_util::client::legacy::Error::is_connect)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 impl CacheStore for DynamoStore {

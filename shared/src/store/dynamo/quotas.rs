@@ -11,6 +11,16 @@ use crate::store::{QuotaCounter, QuotaRecord, QuotaTake, StoreError, day_label, 
 /// How long quota counters are kept after their period starts: a year of usage history, and then some.
 const QUOTA_KEEP_SECS: i64 = 400 * 86_400;
 
+/// How many token attributes a quota counter may hold (`tk0` ..): each client writes its takes' tokens to one,
+/// picked at random when it starts, so that a retry is rarely confused by another instance's take in between,
+/// and the item stays small (8 × 20 bytes) however many instances write to it.
+const TAKE_SLOTS: u8 = 8;
+
+pub(super) fn take_slot() -> String {
+    let random = uuid::Uuid::new_v4();
+    format!("tk{}", random.as_bytes()[0] % TAKE_SLOTS)
+}
+
 fn quota_pk(plan: &str, key: &str) -> String {
     format!("QUOTA#{plan}#{key}")
 }
@@ -50,15 +60,33 @@ pub(super) async fn take_quota(
         if ask == 0 {
             break;
         }
+        // The SDK retries a take whose answer was lost, and a retry of one DynamoDB had applied would take again:
+        // a block lost to everyone (under-admission, never over). So each take leaves a token in this client's
+        // slot of the counter, and a retry that finds its own token there fails its condition and knows it was
+        // applied. Another take through the same slot in between overwrites the token, and then the retry takes
+        // again, as it would without one.
+        let token = format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0);
+        let mut names = names();
+        names.insert("#tok".to_owned(), store.take_slot.clone());
         let done = store
             .update(Update {
                 pk: &pk,
                 sk: &sk,
                 expression: "SET remaining = if_not_exists(remaining, :allow) - :n, \
-                                 #day = if_not_exists(#day, :zero) + :n, #ttl = if_not_exists(#ttl, :ttl)",
-                condition: Some("attribute_not_exists(remaining) OR remaining >= :n"),
-                names: names(),
-                values: values([(":allow", n(allowance)), (":n", n(ask)), (":zero", n(0)), (":ttl", n(ttl))]),
+                                 #day = if_not_exists(#day, :zero) + :n, #ttl = if_not_exists(#ttl, :ttl), \
+                                 #tok = :tok",
+                condition: Some(
+                    "(attribute_not_exists(remaining) OR remaining >= :n) AND \
+                     (attribute_not_exists(#tok) OR #tok <> :tok)",
+                ),
+                names,
+                values: values([
+                    (":allow", n(allowance)),
+                    (":n", n(ask)),
+                    (":zero", n(0)),
+                    (":ttl", n(ttl)),
+                    (":tok", s(token.as_str())),
+                ]),
             })
             .await;
         match done {
@@ -68,9 +96,14 @@ pub(super) async fn take_quota(
             }
             Err(Lost::Error(e)) => return Err(e),
             Err(Lost::Condition) => {
-                // Fewer left than asked: ask for what is left.
                 let item = store.get(&pk, &sk).await?;
-                let left = item.as_ref().and_then(|i| num(i, "remaining")).unwrap_or(0);
+                let remaining = item.as_ref().and_then(|i| num(i, "remaining"));
+                if item.as_ref().and_then(|i| text(i, &store.take_slot)) == Some(token.as_str()) {
+                    // An earlier attempt of this very take was applied; its answer was lost.
+                    return Ok(QuotaTake { granted: ask, remaining });
+                }
+                // Fewer left than asked: ask for what is left.
+                let left = remaining.unwrap_or(0);
                 if left <= 0 {
                     return Ok(QuotaTake { granted: 0, remaining: Some(left) });
                 }
@@ -100,7 +133,8 @@ pub(super) async fn adjust_quota(
         ),
         None => ("SET #ttl = if_not_exists(#ttl, :ttl) ADD #day :neg", values([(":neg", n(-delta)), (":ttl", n(ttl))])),
     };
-    store.update(Update { pk: &pk, sk: &sk, expression, condition: None, names, values: vals }).await?;
+    // Sent at most once (mod.rs, "writes applied at most once"): a give-back applied twice over-admits.
+    store.update_once(Update { pk: &pk, sk: &sk, expression, condition: None, names, values: vals }).await?;
     Ok(())
 }
 
@@ -113,8 +147,9 @@ pub(super) async fn grant_quota(
     let pk = quota_pk(counter.plan, counter.key);
     let sk = counter.period_start.to_string();
     let ttl = epoch_secs(counter.period_start) + QUOTA_KEEP_SECS;
+    // Sent at most once, like adjust_quota: a grant applied twice would grant twice.
     let item = store
-        .update(Update {
+        .update_once(Update {
             pk: &pk,
             sk: &sk,
             expression: "SET remaining = if_not_exists(remaining, :allow) + :x, \
