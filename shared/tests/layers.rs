@@ -11,8 +11,9 @@ use std::{
 
 /// Lowest first. A module may import any module of a lower layer, none of its own layer or above.
 const LAYERS: &[&[&str]] = &[
-    // What everything shares: time, the request types, route keys, the environment, logging.
-    &["clock", "coding", "logging", "request", "route_key", "settings"],
+    // What everything shares: time, the request types, route keys, the environment, logging; the mapping-template
+    // engine.
+    &["clock", "coding", "logging", "request", "route_key", "settings", "velocity"],
     // Errors with each API type's answers; usage-plan records; the clients Tollgate calls out through.
     &["error", "usage", "clients"],
     // The definition; the store; the Lambda function edge.
