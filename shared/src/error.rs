@@ -29,6 +29,13 @@ pub enum GatewayError {
     /// The body cannot be read as its headers say (a compressed body that does not decompress).
     #[error("bad request body: {0}")]
     BadRequestBody(String),
+    /// A required request parameter is missing or blank (REST's `BAD_REQUEST_PARAMETERS`).
+    #[error("missing required request parameters: {}", .0.detail)]
+    MissingParameters(Box<Invalid>),
+    /// The body does not match its route's model, is not JSON, or is over the validation limits
+    /// (`BAD_REQUEST_BODY`).
+    #[error("invalid request body: {}", .0.detail)]
+    InvalidBody(Box<Invalid>),
     /// The body is in an encoding the gateway cannot read (`Content-Encoding: br` without br support, `zstd`).
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
@@ -83,6 +90,14 @@ pub enum GatewayError {
     /// A fault of Tollgate's own or of its configuration found only at request time.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A REST non-proxy integration needs the body as JSON and it is not: a request template reads it with
+    /// `$input.json` or `$input.path`, or it would be a Lambda function's event. The parser's reason is told.
+    #[error("the request body is not JSON: {0}")]
+    BodyNotJson(String),
+    /// A mapping template failed at run time, or no integration response matches and none is the default (API
+    /// Gateway's configuration error). Why goes to the log; the template never reaches the client.
+    #[error("mapping failed: {0}")]
+    MappingFailed(String),
 }
 
 /// The answer an error gets from the API type it happens in: status, `x-amzn-ErrorType` (REST APIs only; HTTP
@@ -91,6 +106,8 @@ pub enum GatewayError {
 pub struct ErrorAnswer {
     pub status: StatusCode,
     pub error_type: Option<&'static str>,
+    /// `application/json`, or `application/problem+json` for a validator's problem details.
+    pub content_type: &'static str,
     pub body: String,
 }
 
@@ -98,7 +115,12 @@ impl GatewayError {
     /// API Gateway's answer for this error in an API of type `api`.
     pub fn answer(&self, api: ApiType) -> ErrorAnswer {
         let status = self.status(api);
+        let mut content_type = "application/json";
         let body = match (api, self) {
+            (_, Self::MissingParameters(invalid) | Self::InvalidBody(invalid)) if invalid.problem_details => {
+                content_type = PROBLEM_JSON;
+                invalid.problem(status, self.response_type(api))
+            }
             // REST keeps an authorizer's own words, under a capitalised key; a broken one says nothing.
             (ApiType::Rest, Self::AuthorizerDenied { .. }) => json_object("Message", Some(&self.message(api)), false),
             (ApiType::Rest, Self::AuthorizerFailure(_)) => json_object("message", None, false),
@@ -109,7 +131,7 @@ impl GatewayError {
             (ApiType::Http, _) => json_object("message", Some(&self.message(api)), false),
         };
         let error_type = (api == ApiType::Rest).then(|| self.error_type());
-        ErrorAnswer { status, error_type, body }
+        ErrorAnswer { status, error_type, content_type, body }
     }
 
     /// The HTTP status API Gateway answers with.
@@ -118,7 +140,11 @@ impl GatewayError {
         match self {
             Self::NotFound if rest => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::BadRequest(_) | Self::BadRequestBody(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_)
+            | Self::BadRequestBody(_)
+            | Self::MissingParameters(_)
+            | Self::InvalidBody(_)
+            | Self::BodyNotJson(_) => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Forbidden(_)
@@ -134,7 +160,7 @@ impl GatewayError {
             Self::IntegrationTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) if rest => StatusCode::BAD_GATEWAY,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::MappingFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -158,7 +184,9 @@ impl GatewayError {
             Self::NotFound if rest => "Missing Authentication Token",
             Self::NotFound => "Not Found",
             Self::BadRequest(_) => "Bad Request",
-            Self::BadRequestBody(_) => "Invalid request body",
+            Self::MissingParameters(invalid) => return Cow::Owned(invalid.detail.clone()),
+            Self::BodyNotJson(why) => return Cow::Owned(format!("Could not parse request body into json: {why}")),
+            Self::BadRequestBody(_) | Self::InvalidBody(_) => "Invalid request body",
             Self::UnsupportedMediaType(_) => "Unsupported Media Type",
             Self::RequestTooLarge(_) => "Request Too Long",
             Self::Forbidden(_) => "Forbidden",
@@ -171,6 +199,7 @@ impl GatewayError {
             Self::IntegrationFailure(_)
             | Self::IntegrationUnreachable(_)
             | Self::Internal(_)
+            | Self::MappingFailed(_)
             | Self::AuthorizerFailure(_)
                 if rest =>
             {
@@ -179,6 +208,7 @@ impl GatewayError {
             Self::IntegrationFailure(_)
             | Self::IntegrationUnreachable(_)
             | Self::Internal(_)
+            | Self::MappingFailed(_)
             | Self::AuthorizerFailure(_) => "Internal Server Error",
         })
     }
@@ -187,7 +217,11 @@ impl GatewayError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::NotFound => "MissingAuthenticationTokenException",
-            Self::BadRequest(_) | Self::BadRequestBody(_) => "BadRequestException",
+            Self::BadRequest(_)
+            | Self::BadRequestBody(_)
+            | Self::MissingParameters(_)
+            | Self::InvalidBody(_)
+            | Self::BodyNotJson(_) => "BadRequestException",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             Self::RequestTooLarge(_) => "RequestEntityTooLargeException",
             Self::Forbidden(_) => "ForbiddenException",
@@ -203,7 +237,8 @@ impl GatewayError {
             Self::IntegrationTimeout(_)
             | Self::IntegrationFailure(_)
             | Self::IntegrationUnreachable(_)
-            | Self::Internal(_) => "InternalServerErrorException",
+            | Self::Internal(_)
+            | Self::MappingFailed(_) => "InternalServerErrorException",
         }
     }
 }
@@ -295,8 +330,9 @@ impl GatewayError {
         match self {
             Self::NotFound if api == ApiType::Rest => ResponseType::MissingAuthenticationToken,
             Self::NotFound => ResponseType::ResourceNotFound,
-            Self::BadRequest(_) => ResponseType::Default4xx,
-            Self::BadRequestBody(_) => ResponseType::BadRequestBody,
+            Self::BadRequest(_) | Self::BodyNotJson(_) => ResponseType::Default4xx,
+            Self::BadRequestBody(_) | Self::InvalidBody(_) => ResponseType::BadRequestBody,
+            Self::MissingParameters(_) => ResponseType::BadRequestParameters,
             Self::UnsupportedMediaType(_) => ResponseType::UnsupportedMediaType,
             Self::RequestTooLarge(_) => ResponseType::RequestTooLarge,
             Self::Forbidden(_) => ResponseType::InvalidApiKey,
@@ -312,6 +348,7 @@ impl GatewayError {
             Self::IntegrationTimeout(_) => ResponseType::IntegrationTimeout,
             Self::IntegrationFailure(_) | Self::IntegrationUnreachable(_) => ResponseType::IntegrationFailure,
             Self::Internal(_) => ResponseType::Default5xx,
+            Self::MappingFailed(_) => ResponseType::ApiConfigurationError,
         }
     }
 }
@@ -332,11 +369,68 @@ impl GatewayError {
         }
     }
 
+    /// What `$context.error.validationErrorString` says: a validator's findings, empty for any other error.
+    pub fn validation_error_string(&self) -> &str {
+        match self {
+            Self::MissingParameters(invalid) | Self::InvalidBody(invalid) => &invalid.detail,
+            _ => "",
+        }
+    }
+
     /// The rate-limit facts a 429 carries.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         match self {
             Self::Throttled(r) | Self::QuotaExceeded(r) => Some(*r),
             _ => None,
         }
+    }
+}
+
+/// The media type of RFC 9457 problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// What a route's request validator found wrong (`docs/validation.md` has the formats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// `$context.error.validationErrorString`: API Gateway's rendering of the findings.
+    pub detail: String,
+    /// The problem details' `detail`: one sentence.
+    pub summary: String,
+    /// Each failing field, the first `validate::MAX_REPORTED` found.
+    pub errors: Vec<FieldError>,
+    /// More fields failed than `errors` lists.
+    pub truncated: bool,
+    /// Answer with RFC 9457 problem details rather than API Gateway's body.
+    pub problem_details: bool,
+}
+
+/// One failing field: a JSON pointer (into the body, or into `/path`, `/querystring` and `/header` for
+/// parameters) and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub reason: String,
+}
+
+impl Invalid {
+    /// The RFC 9457 body: `type`, `title`, `status`, `detail`, and the extension member `errors`.
+    fn problem(&self, status: StatusCode, kind: ResponseType) -> String {
+        #[derive(serde::Serialize)]
+        struct Problem<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            title: &'a str,
+            status: u16,
+            detail: &'a str,
+            errors: &'a [FieldError],
+        }
+        let (kind, title) = match kind {
+            ResponseType::BadRequestParameters => {
+                ("tag:tollgate,2026:missing-request-parameters", "Missing required request parameters")
+            }
+            _ => ("tag:tollgate,2026:invalid-request-body", "Invalid request body"),
+        };
+        let problem = Problem { kind, title, status: status.as_u16(), detail: &self.summary, errors: &self.errors };
+        serde_json::to_string(&problem).unwrap_or_default()
     }
 }

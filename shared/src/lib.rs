@@ -28,6 +28,7 @@ pub mod route_table;
 pub mod settings;
 pub mod store;
 pub mod usage;
+pub mod validate;
 pub mod velocity;
 pub mod websocket;
 

@@ -1,6 +1,6 @@
 //! A Lambda function for the tests, run as a real process under `tollgate serve`'s Runtime API. The last path
 //! segment picks a behaviour; anything else echoes the event it received. Given a REQUEST authorizer event, it
-//! answers as an authorizer.
+//! answers as an authorizer; given a non-proxy integration's event, as `mapped` says.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -12,6 +12,9 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let path = event["rawPath"].as_str().or_else(|| event["path"].as_str()).unwrap_or("/").to_owned();
     if event["type"] == "REQUEST" {
         return authorize(&event, path.rsplit('/').next().unwrap_or(""));
+    }
+    if is_mapped(&event) {
+        return mapped(event);
     }
     Ok(match path.rsplit('/').next().unwrap_or("") {
         "fail" => return Err("the function failed on purpose".into()),
@@ -33,6 +36,21 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         }),
         _ => json!({ "statusCode": 200, "headers": { "content-type": "application/json" }, "body": event.to_string() }),
     })
+}
+
+/// Whether the event is what a non-proxy integration's template made, not a proxy event.
+fn is_mapped(event: &Value) -> bool {
+    ["httpMethod", "routeKey", "requestContext", "type"].iter().all(|key| event.get(key).is_none())
+}
+
+/// A non-proxy integration's event: `{"fail": "message"}` fails with that `errorMessage`, `{"reply": value}`
+/// returns the value, anything else is returned as it came (so the integration response shows what the function
+/// received).
+fn mapped(event: Value) -> Result<Value, Error> {
+    if let Some(message) = event.get("fail").and_then(Value::as_str) {
+        return Err(message.to_owned().into());
+    }
+    Ok(event.get("reply").cloned().unwrap_or(event))
 }
 
 /// As a REQUEST authorizer (1.0 or 2.0): the last path segment decides. `deny` is an explicit Deny, `broken`

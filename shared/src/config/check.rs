@@ -10,6 +10,7 @@ use super::{
     cors::CorsSpec,
     file::{AuthorizerFile, IntegrationFile, ResourcePolicyFile, RouteFile, StageFile},
     identity::IdentitySource,
+    mapping, parameter_mapping,
     spec::{
         AuthorizerSpec, EventKind, IntegrationSpec, IpRules, JwtAuthorizerSpec, LambdaAuthorizerSpec, PayloadVersion,
         RouteSpec,
@@ -70,15 +71,19 @@ pub(super) fn compile_route(
     let key = RouteKey::parse(key_text)?;
     let params: Vec<&str> = key.param_names().collect();
     let integration = match &route.integration {
-        IntegrationFile::Lambda { function, payload_format_version, timeout_ms } => {
+        IntegrationFile::Lambda { function, payload_format_version, timeout_ms, .. } => {
             let function = template::substitute_stage_variables(function, vars)?;
             if function.is_empty() {
                 return Err("lambda integration needs a function name or ARN".to_owned());
             }
             let payload = payload_version(payload_format_version.as_deref(), api)?;
-            IntegrationSpec::Lambda { function, payload, timeout: check_timeout(*timeout_ms)? }
+            let mapping = mapping(route, vars, api)?;
+            if mapping.is_some() && payload_format_version.is_some() {
+                return Err("payloadFormatVersion is a proxy integration's: a non-proxy one sends its template".into());
+            }
+            IntegrationSpec::Lambda { function, payload, timeout: check_timeout(*timeout_ms)?, mapping }
         }
-        IntegrationFile::Http { url, method, timeout_ms } => {
+        IntegrationFile::Http { url, method, timeout_ms, .. } => {
             let url = template::substitute_stage_variables(url, vars)?;
             let pieces = template::parse_params(&url, &params)?;
             // The URL with every parameter filled by a placeholder must be a valid http(s) URI.
@@ -104,7 +109,8 @@ pub(super) fn compile_route(
                 }
             };
             let append_path = catch_all && !pieces.iter().any(|p| matches!(p, Piece::Param(_)));
-            IntegrationSpec::Http { url: pieces, method, timeout: check_timeout(*timeout_ms)?, append_path }
+            let timeout = check_timeout(*timeout_ms)?;
+            IntegrationSpec::Http { url: pieces, method, timeout, append_path, mapping: mapping(route, vars, api)? }
         }
         IntegrationFile::Mock { status_code, headers, body } => {
             let status = StatusCode::from_u16(*status_code)
@@ -129,6 +135,7 @@ pub(super) fn compile_route(
         return Err("at most 10 authorizationScopes".to_owned());
     }
     let resource_policy = route.resource_policy.as_ref().map(resource_policy).transpose()?;
+    let parameter_mapping = parameter_mapping::compile_integration(&route.integration, &params, vars, api)?;
     Ok(RouteSpec {
         key_text: key_text.to_owned(),
         key,
@@ -140,7 +147,19 @@ pub(super) fn compile_route(
         resource_policy,
         cors: route.cors.as_ref().map(CorsSpec::compile).transpose().map_err(|e| format!("cors: {e}"))?.map(Arc::new),
         cache: None,
+        validation: None,
+        parameter_mapping,
     })
+}
+
+/// A `lambda` or `http` integration's mapping templates and responses (`proxy: false`, REST only).
+fn mapping(
+    route: &RouteFile,
+    vars: &BTreeMap<String, String>,
+    api: ApiType,
+) -> Result<Option<Arc<mapping::MappingSpec>>, String> {
+    let Some(file) = route.integration.mapping() else { return Ok(None) };
+    mapping::compile(file, vars, api == ApiType::Rest)
 }
 
 /// Source-IP rules, each range parsed.

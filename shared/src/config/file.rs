@@ -10,6 +10,9 @@ use super::{
     caching::{CachingFile, RouteCachingFile},
     cors::CorsFile,
     gateway_responses::GatewayResponseFile,
+    mapping::{IntegrationResponseFile, Passthrough},
+    parameter_mapping::{RequestParametersFile, ResponseParametersFile},
+    validation::RequestValidatorFile,
     websocket::WebSocketFile,
 };
 use crate::{request::ApiType, usage::Throttle};
@@ -59,6 +62,16 @@ pub struct GatewayFile {
     /// Response type (`UNAUTHORIZED`, `DEFAULT_4XX`...) to the status, headers and body the gateway answers it with.
     #[serde(default)]
     pub gateway_responses: BTreeMap<String, GatewayResponseFile>,
+    /// Model name to its JSON Schema (draft 4, or 2020-12 when its `$schema` names it); routes name models in
+    /// `requestModels`, and models may `$ref` each other.
+    #[serde(default)]
+    pub models: BTreeMap<String, serde_json::Value>,
+    /// Validator name to what it checks (API Gateway's `x-amazon-apigateway-request-validators`).
+    #[serde(default)]
+    pub request_validators: BTreeMap<String, RequestValidatorFile>,
+    /// The validator of routes that name none.
+    #[serde(default)]
+    pub request_validator: Option<String>,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,
@@ -229,6 +242,15 @@ pub struct RouteFile {
     /// This route's caching, over the stage's.
     #[serde(default)]
     pub caching: Option<RouteCachingFile>,
+    /// A validator name from `requestValidators`, or `NONE`; default: the API's `requestValidator`.
+    #[serde(default)]
+    pub request_validator: Option<String>,
+    /// `querystring.x`, `header.x` or `path.x` (or `method.request.querystring.x`) to whether it is required.
+    #[serde(default)]
+    pub request_parameters: BTreeMap<String, bool>,
+    /// Media type (or `$default`) to the model its body must match.
+    #[serde(default)]
+    pub request_models: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,6 +265,24 @@ pub enum IntegrationFile {
         payload_format_version: Option<String>,
         #[serde(default = "default_timeout")]
         timeout_ms: u64,
+        /// `false`: a REST non-proxy integration, with mapping templates (`docs/mapping-templates.md`).
+        #[serde(default = "default_proxy")]
+        proxy: bool,
+        #[serde(default)]
+        passthrough_behavior: Option<Passthrough>,
+        /// Media type to request template.
+        #[serde(default)]
+        request_templates: BTreeMap<String, String>,
+        /// `default` or a `selectionPattern` to the integration response it selects.
+        #[serde(default)]
+        responses: Option<BTreeMap<String, IntegrationResponseFile>>,
+        /// HTTP APIs' parameter mapping: `append|overwrite|remove:header.x`, `...:querystring.x` or
+        /// `overwrite:path` to a value (`config/parameter_mapping.rs`).
+        #[serde(default)]
+        request_parameters: RequestParametersFile,
+        /// HTTP APIs' parameter mapping: per status code, `...:header.x` or `overwrite:statuscode` to a value.
+        #[serde(default)]
+        response_parameters: ResponseParametersFile,
     },
     #[serde(rename_all = "camelCase")]
     Http {
@@ -253,6 +293,24 @@ pub enum IntegrationFile {
         method: Option<String>,
         #[serde(default = "default_timeout")]
         timeout_ms: u64,
+        /// `false`: a REST non-proxy integration, with mapping templates (`docs/mapping-templates.md`).
+        #[serde(default = "default_proxy")]
+        proxy: bool,
+        #[serde(default)]
+        passthrough_behavior: Option<Passthrough>,
+        /// Media type to request template.
+        #[serde(default)]
+        request_templates: BTreeMap<String, String>,
+        /// `default` or a `selectionPattern` to the integration response it selects.
+        #[serde(default)]
+        responses: Option<BTreeMap<String, IntegrationResponseFile>>,
+        /// HTTP APIs' parameter mapping: `append|overwrite|remove:header.x`, `...:querystring.x` or
+        /// `overwrite:path` to a value (`config/parameter_mapping.rs`).
+        #[serde(default)]
+        request_parameters: RequestParametersFile,
+        /// HTTP APIs' parameter mapping: per status code, `...:header.x` or `overwrite:statuscode` to a value.
+        #[serde(default)]
+        response_parameters: ResponseParametersFile,
     },
     #[serde(rename_all = "camelCase")]
     Mock {
@@ -265,6 +323,9 @@ pub enum IntegrationFile {
     },
 }
 
+fn default_proxy() -> bool {
+    true
+}
 fn default_timeout() -> u64 {
     MAX_TIMEOUT_MS
 }

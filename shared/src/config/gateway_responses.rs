@@ -7,12 +7,15 @@
 //! Header values follow REST's quoting: `'text'` is literal text, `method.request.header.x`,
 //! `method.request.querystring.x`, `method.request.path.x`, `context.x` and `stageVariables.x` are values.
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 
-use crate::error::ResponseType;
+use crate::{
+    error::ResponseType,
+    request::{ApiContext, GatewayRequest},
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -56,9 +59,12 @@ pub enum ContextVar {
     SourceIp,
     UserAgent,
     RequestTimeEpoch,
+    RouteKey,
+    DomainPrefix,
 }
 
-const CONTEXT_VARS: [(&str, ContextVar); 16] = [
+/// `$context` variables by name: what gateway responses and HTTP API parameter mapping read.
+pub const CONTEXT_VARS: [(&str, ContextVar); 18] = [
     ("error.message", ContextVar::ErrorMessage),
     ("error.messageString", ContextVar::ErrorMessageString),
     ("error.responseType", ContextVar::ErrorResponseType),
@@ -75,13 +81,55 @@ const CONTEXT_VARS: [(&str, ContextVar); 16] = [
     ("identity.sourceIp", ContextVar::SourceIp),
     ("identity.userAgent", ContextVar::UserAgent),
     ("requestTimeEpoch", ContextVar::RequestTimeEpoch),
+    ("routeKey", ContextVar::RouteKey),
+    ("domainPrefix", ContextVar::DomainPrefix),
 ];
 
-fn context_var(name: &str) -> Result<ContextVar, String> {
+pub fn context_var(name: &str) -> Result<ContextVar, String> {
     CONTEXT_VARS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
         let known: Vec<_> = CONTEXT_VARS.iter().map(|(n, _)| *n).collect();
         format!("$context.{name} is not available in gateway responses (known: {})", known.join(", "))
     })
+}
+
+/// What the request-derived `$context` variables are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextScope<'a> {
+    pub request: &'a GatewayRequest,
+    /// The matched route's key as written (`GET /pets/{id}`); `None` before routing.
+    pub route_key: Option<&'a str>,
+    pub api: &'a ApiContext,
+}
+
+impl ContextVar {
+    /// The variable's value for a request, the one place each is worked out; `None` for the `error.*`
+    /// variables, which only the gateway's own error answers have.
+    pub fn request_value<'a>(self, scope: ContextScope<'a>) -> Option<Cow<'a, str>> {
+        let request = scope.request;
+        let domain = request.domain_name.as_deref().unwrap_or("");
+        Some(match self {
+            Self::ErrorMessage
+            | Self::ErrorMessageString
+            | Self::ErrorResponseType
+            | Self::ErrorValidationErrorString => return None,
+            Self::RequestId => Cow::Borrowed(&request.request_id),
+            Self::ExtendedRequestId => Cow::Owned(request.extended_request_id()),
+            Self::Stage => Cow::Borrowed(&scope.api.stage),
+            Self::ResourcePath => {
+                Cow::Borrowed(scope.route_key.map_or("", |key| key.split_once(' ').map_or(key, |(_, path)| path)))
+            }
+            Self::HttpMethod => Cow::Borrowed(request.method.as_str()),
+            Self::ApiId => Cow::Borrowed(&scope.api.api_id),
+            Self::DomainName => Cow::Borrowed(domain),
+            Self::Path => Cow::Borrowed(&request.raw_path),
+            Self::Protocol => Cow::Borrowed(&request.protocol),
+            Self::SourceIp => Cow::Borrowed(&request.source_ip),
+            Self::UserAgent => Cow::Borrowed(request.user_agent.as_deref().unwrap_or("")),
+            Self::RequestTimeEpoch => Cow::Owned(request.time_epoch_ms.to_string()),
+            Self::RouteKey => Cow::Borrowed(scope.route_key.unwrap_or("")),
+            Self::DomainPrefix => Cow::Borrowed(domain.split('.').next().unwrap_or(domain)),
+        })
+    }
 }
 
 /// A piece of a body template.

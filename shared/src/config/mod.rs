@@ -11,8 +11,11 @@ pub mod cors;
 pub mod file;
 pub mod gateway_responses;
 pub mod identity;
+pub mod mapping;
+pub mod parameter_mapping;
 pub mod spec;
 pub mod template;
+pub mod validation;
 pub mod websocket;
 
 use std::{collections::BTreeMap, path::Path};
@@ -85,6 +88,13 @@ impl Definition {
         }
         let cors = file.cors.as_ref().map(cors::CorsSpec::compile).transpose();
         let cors = cors.map_err(|e| ConfigError::Parse(format!("cors: {e}")))?.map(std::sync::Arc::new);
+        // Every model compiles here, at load: never per request, and a broken schema stops the cold start.
+        let validation = validation::ApiValidation::compile(
+            &file.models,
+            &file.request_validators,
+            file.request_validator.as_deref(),
+        );
+        let validation = validation.map_err(ConfigError::Parse)?;
         let stage_file = file.stages.get(&stage);
         let route_default = stage_file.and_then(|s| s.route_throttle);
         let mut routes = Vec::with_capacity(file.routes.len());
@@ -96,6 +106,15 @@ impl Definition {
             spec.cache =
                 caching::CacheSpec::compile(stage_file.and_then(|s| s.caching.as_ref()), route.caching.as_ref())
                     .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
+            let path_params: Vec<&str> = spec.key.param_names().collect();
+            spec.validation = validation
+                .route(
+                    route.request_validator.as_deref(),
+                    &route.request_parameters,
+                    &route.request_models,
+                    &path_params,
+                )
+                .map_err(|problem| ConfigError::Route { route: key_text.clone(), problem })?;
             spec.authorizer = match route.authorizer.as_deref().or(file.default_authorizer.as_deref()) {
                 None | Some("NONE") => None,
                 Some(name) if file.authorizers.contains_key(name) => Some(name.to_owned()),

@@ -13,7 +13,10 @@ use super::{
     file::{ApiKeysFile, LocalFile},
     gateway_responses::GatewayResponses,
     identity::IdentitySource,
+    mapping::MappingSpec,
+    parameter_mapping::ParameterMapping,
     template::Piece,
+    validation::RouteValidation,
     websocket::WebSocketSpec,
 };
 use crate::{
@@ -33,10 +36,12 @@ pub enum PayloadVersion {
 /// An integration, checked and with stage variables substituted.
 #[derive(Debug, Clone)]
 pub enum IntegrationSpec {
+    /// `mapping`: a REST non-proxy integration's templates and responses; `None`: a proxy integration.
     Lambda {
         function: String,
         payload: PayloadVersion,
         timeout: Duration,
+        mapping: Option<Arc<MappingSpec>>,
     },
     /// `append_path`: a `$default` or greedy route whose URL names no path parameter sends the request's path
     /// after the URL, as API Gateway does.
@@ -45,6 +50,7 @@ pub enum IntegrationSpec {
         method: Option<http::Method>,
         timeout: Duration,
         append_path: bool,
+        mapping: Option<Arc<MappingSpec>>,
     },
     Mock {
         status: StatusCode,
@@ -71,6 +77,10 @@ pub struct RouteSpec {
     pub cors: Option<Arc<CorsSpec>>,
     /// How its responses are cached; `None`: they are not.
     pub cache: Option<CacheSpec>,
+    /// What its request validator checks; `None`: nothing.
+    pub validation: Option<Arc<RouteValidation>>,
+    /// HTTP APIs: how its integration's requests and responses are changed; `None`: they are not.
+    pub parameter_mapping: Option<Arc<ParameterMapping>>,
 }
 
 /// Which event a Lambda authorizer gets, and so which answer it gives.

@@ -267,9 +267,18 @@ pub(super) fn compile(
 }
 
 fn lambda_of(integration: &IntegrationFile, vars: &BTreeMap<String, String>) -> Result<WsLambda, String> {
-    let IntegrationFile::Lambda { function, timeout_ms, .. } = integration else {
+    let IntegrationFile::Lambda { function, timeout_ms, request_parameters, response_parameters, .. } = integration
+    else {
         return Err("WebSocket routes take lambda integrations (or a builtin action)".to_owned());
     };
+    if !request_parameters.is_empty() || !response_parameters.is_empty() {
+        return Err("requestParameters and responseParameters are HTTP API parameter mapping, not for WebSocket \
+                    routes"
+            .to_owned());
+    }
+    if integration.mapping().is_some_and(|m| m.is_set()) {
+        return Err("WebSocket routes take proxy integrations: mapping templates are not supported".to_owned());
+    }
     let function = template::substitute_stage_variables(function, vars)?;
     if function.is_empty() {
         return Err("lambda integration needs a function name or ARN".to_owned());

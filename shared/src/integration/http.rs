@@ -81,7 +81,20 @@ impl HttpIntegration {
     }
 
     pub async fn call(&self, call: IntegrationCall<'_>) -> Result<GatewayResponse, GatewayError> {
-        let outgoing = self.build(call.request, call.matched)?;
+        let mut outgoing = self.build(call.request, call.matched)?;
+        if let Some(rewrite) = call.rewrite {
+            rewrite.apply(&mut outgoing, call.request)?;
+        }
+        self.send(&call, outgoing).await
+    }
+
+    /// Sends a built request within the call's time and reads the whole answer (a non-proxy integration builds
+    /// it, then puts its rendered body in).
+    pub(super) async fn send(
+        &self,
+        call: &IntegrationCall<'_>,
+        outgoing: Request<Full<Bytes>>,
+    ) -> Result<GatewayResponse, GatewayError> {
         let timeout = call.timeout(self.timeout);
         let exchange = async {
             let response = self.client.send(outgoing).await.map_err(|e| {
@@ -107,7 +120,11 @@ impl HttpIntegration {
         Ok(GatewayResponse::new(parts.status, headers, body))
     }
 
-    fn build(&self, request: &GatewayRequest, matched: &Matched) -> Result<Request<Full<Bytes>>, GatewayError> {
+    pub(super) fn build(
+        &self,
+        request: &GatewayRequest,
+        matched: &Matched,
+    ) -> Result<Request<Full<Bytes>>, GatewayError> {
         let mut url = String::new();
         for piece in &self.url {
             match piece {
@@ -172,7 +189,7 @@ impl HttpIntegration {
 }
 
 /// A decoded value into a URL path: each segment escaped on its own, so a greedy value keeps its slashes.
-fn push_encoded(url: &mut String, value: &str) {
+pub(super) fn push_encoded(url: &mut String, value: &str) {
     for (i, segment) in value.split('/').enumerate() {
         if i > 0 {
             url.push('/');

@@ -39,13 +39,33 @@ impl LambdaIntegration {
         let parse = |reply: &[u8]| lambda_reply::map(rules, reply);
         let timeout = call.timeout(self.timeout);
         let trace = call.request.header("x-amzn-trace-id");
-        invoke(self.invoker.as_ref(), &self.function, event, timeout, trace, parse).await.map_err(|failure| {
-            match failure {
-                InvokeFailure::EventTooLarge(n) => GatewayError::RequestTooLarge(format!("Lambda event of {n} bytes")),
-                InvokeFailure::Timeout(t) => GatewayError::IntegrationTimeout(t.as_millis() as u64),
-                InvokeFailure::Invoke(InvokeError::Unreachable(d)) => GatewayError::IntegrationUnreachable(d),
-                other => GatewayError::IntegrationFailure(other.to_string()),
-            }
-        })
+        invoke(self.invoker.as_ref(), &self.function, event, timeout, trace, parse).await.map_err(failure)
+    }
+
+    /// Invokes the function with `payload` as it is (a non-proxy integration's rendered template): `Ok` with its
+    /// result, or `Err` with its error document when it failed (`X-Amz-Function-Error`).
+    pub(super) async fn invoke_raw(
+        &self,
+        call: &IntegrationCall<'_>,
+        payload: Vec<u8>,
+    ) -> Result<Result<Vec<u8>, Vec<u8>>, GatewayError> {
+        let timeout = call.timeout(self.timeout);
+        let trace = call.request.header("x-amzn-trace-id");
+        let result = |reply: &[u8]| Ok(reply.to_vec());
+        match invoke(self.invoker.as_ref(), &self.function, payload, timeout, trace, result).await {
+            Ok(result) => Ok(Ok(result)),
+            Err(InvokeFailure::Function { payload, .. }) => Ok(Err(payload)),
+            Err(other) => Err(failure(other)),
+        }
+    }
+}
+
+/// The answer for an invocation that gave no usable reply.
+fn failure(failure: InvokeFailure) -> GatewayError {
+    match failure {
+        InvokeFailure::EventTooLarge(n) => GatewayError::RequestTooLarge(format!("Lambda event of {n} bytes")),
+        InvokeFailure::Timeout(t) => GatewayError::IntegrationTimeout(t.as_millis() as u64),
+        InvokeFailure::Invoke(InvokeError::Unreachable(d)) => GatewayError::IntegrationUnreachable(d),
+        other => GatewayError::IntegrationFailure(other.to_string()),
     }
 }

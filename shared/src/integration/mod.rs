@@ -5,6 +5,8 @@ pub mod http;
 pub mod lambda;
 pub mod lambda_reply;
 pub mod mock;
+pub mod parameter_mapping;
+pub mod templates;
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +29,8 @@ pub struct IntegrationCall<'a> {
     /// The longest the caller may still wait (the invocation's deadline); the integration's own timeout
     /// applies within it.
     pub budget: Option<Duration>,
+    /// What the route's parameter mapping set that `request` cannot carry to an HTTP backend (a new path, `Host`).
+    pub rewrite: Option<&'a parameter_mapping::Rewrite>,
 }
 
 impl IntegrationCall<'_> {
@@ -42,6 +46,8 @@ pub enum Integration {
     // Boxed: most routes are not HTTP.
     Http(Box<self::http::HttpIntegration>),
     Mock(mock::MockIntegration),
+    /// REST non-proxy: a Lambda or HTTP integration behind mapping templates.
+    Mapped(Box<templates::Mapped>),
 }
 
 impl Integration {
@@ -53,14 +59,14 @@ impl Integration {
         http: Option<&HttpClient>,
     ) -> Result<Self, MissingClient> {
         let needed_by = || format!("route {route:?}");
-        Ok(match spec {
-            IntegrationSpec::Lambda { function, payload, timeout } => Self::Lambda(lambda::LambdaIntegration::new(
+        let integration = match spec {
+            IntegrationSpec::Lambda { function, payload, timeout, .. } => Self::Lambda(lambda::LambdaIntegration::new(
                 MissingClient::require(lambda, "Lambda", needed_by)?,
                 function.clone(),
                 *payload,
                 *timeout,
             )),
-            IntegrationSpec::Http { url, method, timeout, append_path } => {
+            IntegrationSpec::Http { url, method, timeout, append_path, .. } => {
                 Self::Http(Box::new(self::http::HttpIntegration::new(
                     MissingClient::require(http, "HTTP", needed_by)?,
                     url.clone(),
@@ -72,6 +78,11 @@ impl Integration {
             IntegrationSpec::Mock { status, headers, body } => {
                 Self::Mock(mock::MockIntegration::new(*status, headers.clone(), body.clone()))
             }
+        };
+        // A REST non-proxy integration: the same backend, behind its mapping templates.
+        Ok(match spec.mapping() {
+            Some(mapping) => Self::Mapped(Box::new(templates::Mapped::new(integration, Arc::clone(mapping)))),
+            None => integration,
         })
     }
 
@@ -85,6 +96,7 @@ impl Integration {
             Self::Lambda(i) => i.call(call).await,
             Self::Http(i) => i.call(call).await,
             Self::Mock(i) => Ok(i.call()),
+            Self::Mapped(i) => i.call(call).await,
         }
     }
 }

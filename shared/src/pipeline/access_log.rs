@@ -1,4 +1,4 @@
-//! Stage 15, access log: one JSON line per request through `tracing` (target `tollgate::access`), with the
+//! Stage 16, access log: one JSON line per request through `tracing` (target `tollgate::access`), with the
 //! fields of API Gateway's access-log `$context` variables. It runs for every request, errors included.
 //! Internal error detail goes here and only here; the client sees API Gateway's message.
 

@@ -1,4 +1,4 @@
-//! Stages 9 and 11, the response cache (`cache/`), around the integration:
+//! Stages 10 and 12, the response cache (`cache/`), around the integration:
 //! - lookup: after the caller is admitted and metered (a cached answer is still a metered request, and a refused
 //!   caller never reads the cache), the route's cached answer if there is one. A client's `Cache-Control:
 //!   max-age=0` refreshes the entry only when the caller may invalidate it; otherwise the stage's
@@ -228,7 +228,7 @@ fn answer(
     Ok(())
 }
 
-/// Stage 11: keeps what the backend answered, and says what the cache did.
+/// Stage 12: keeps what the backend answered, and says what the cache did.
 pub(super) struct CacheStore {
     pub(super) cache: Option<Arc<ResponseCache>>,
     pub(super) per_route: Vec<Option<CacheSpec>>,

@@ -1,4 +1,4 @@
-//! Stage 14, after respond: compresses the response body, as REST APIs' `minimumCompressionSize` does. A body of at least
+//! Stage 15, after respond: compresses the response body, as REST APIs' `minimumCompressionSize` does. A body of at least
 //! that many bytes is compressed with the coding `Accept-Encoding` prefers (`coding.rs`), unless compressing
 //! would not help: it is encoded already, a media type that is compressed by nature (images, video, audio,
 //! archives), marked `Cache-Control: no-transform`, or empty. Compressed bodies leave a Lambda reply as

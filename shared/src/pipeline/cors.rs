@@ -3,7 +3,7 @@
 //!   before routing, policies, authorizers, keys and metering could refuse or count it. The CORS that applies
 //!   is that of the route the prepared request would take, else the API's. Anything not allowed gets the 204
 //!   without allow headers, so the browser blocks the request before it is sent.
-//! - stage 13, after respond, on every other response (errors included): the allow headers for an allowed origin and
+//! - stage 14, after respond, on every other response (errors included): the allow headers for an allowed origin and
 //!   `Vary: Origin`. The backend's own `Access-Control-*` headers are dropped, as HTTP APIs ignore them.
 
 use std::sync::Arc;

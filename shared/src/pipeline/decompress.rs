@@ -1,8 +1,9 @@
-//! Stage 8, decompress: where compression is on (`minimumCompressionSize`), a request body sent with
+//! Stage 7, decompress: where compression is on (`minimumCompressionSize`), a request body sent with
 //! `Content-Encoding` is decompressed before the integration sees it, as REST APIs do. What it may grow to is
 //! capped at the payload limit, so a small bomb is a 413 and never an out-of-memory; a body that does not
 //! decompress is a 400 (`BAD_REQUEST_BODY`), a coding the gateway cannot read a 415. It runs after the stages
-//! that refuse callers, so only admitted requests cost the work.
+//! that identify the caller (authorizer, API key), so an unknown caller never costs the work, and before
+//! validate, which checks the body the backend will get.
 
 use http::{HeaderValue, header};
 

@@ -9,7 +9,7 @@ use http::{HeaderValue, header};
 
 use super::Exchange;
 use crate::{
-    config::gateway_responses::{ContextVar, GatewayResponseSpec, GatewayResponses, Piece, ValueSource},
+    config::gateway_responses::{ContextScope, ContextVar, GatewayResponseSpec, GatewayResponses, Piece, ValueSource},
     error::GatewayError,
     request::{ApiContext, GatewayResponse},
 };
@@ -39,7 +39,8 @@ impl Customise {
             }
         }
         let Some((content_type, template)) = pick_template(spec, ex) else { return };
-        let body: String = template.iter().map(|piece| values.of_piece(piece)).collect();
+        let json = is_json(content_type);
+        let body: String = template.iter().map(|piece| values.of_piece(piece, json)).collect();
         if is_json(content_type) && serde_json::from_str::<serde::de::IgnoredAny>(&body).is_err() {
             tracing::warn!(
                 responseType = error.response_type(self.context.api_type).name(),
@@ -80,9 +81,15 @@ struct Values<'a> {
 }
 
 impl Values<'_> {
-    fn of_piece<'s>(&'s self, piece: &'s Piece) -> Cow<'s, str> {
+    /// In a JSON template the validation detail is escaped as for a JSON string: its quotes
+    /// (`(["name"])`) would otherwise break the body, as they do in API Gateway's answer.
+    fn of_piece<'s>(&'s self, piece: &'s Piece, json: bool) -> Cow<'s, str> {
         match piece {
             Piece::Text(text) => Cow::Borrowed(text),
+            Piece::Context(ContextVar::ErrorValidationErrorString) if json => {
+                let quoted = serde_json::Value::from(self.error.validation_error_string()).to_string();
+                Cow::Owned(quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or_default().to_owned())
+            }
             Piece::Context(var) => self.context_value(*var),
         }
     }
@@ -109,28 +116,18 @@ impl Values<'_> {
     }
 
     fn context_value(&self, var: ContextVar) -> Cow<'_, str> {
-        let request = &self.ex.request;
         let api = self.context.api_type;
         match var {
             ContextVar::ErrorMessage => self.error.message(api),
             ContextVar::ErrorMessageString => Cow::Owned(serde_json::Value::from(self.error.message(api)).to_string()),
             ContextVar::ErrorResponseType => Cow::Borrowed(self.error.response_type(api).name()),
-            // Request validation (a later stage) will fill this in.
-            ContextVar::ErrorValidationErrorString => Cow::Borrowed(""),
-            ContextVar::RequestId => Cow::Borrowed(&request.request_id),
-            ContextVar::ExtendedRequestId => Cow::Owned(request.extended_request_id()),
-            ContextVar::Stage => Cow::Borrowed(&self.context.stage),
-            ContextVar::ResourcePath => Cow::Borrowed(
-                self.ex.route.as_ref().map_or("", |m| m.key.split_once(' ').map_or(&*m.key, |(_, path)| path)),
-            ),
-            ContextVar::HttpMethod => Cow::Borrowed(request.method.as_str()),
-            ContextVar::ApiId => Cow::Borrowed(&self.context.api_id),
-            ContextVar::DomainName => Cow::Borrowed(request.domain_name.as_deref().unwrap_or("")),
-            ContextVar::Path => Cow::Borrowed(&request.raw_path),
-            ContextVar::Protocol => Cow::Borrowed(&request.protocol),
-            ContextVar::SourceIp => Cow::Borrowed(&request.source_ip),
-            ContextVar::UserAgent => Cow::Borrowed(request.user_agent.as_deref().unwrap_or("")),
-            ContextVar::RequestTimeEpoch => Cow::Owned(request.time_epoch_ms.to_string()),
+            ContextVar::ErrorValidationErrorString => Cow::Borrowed(self.error.validation_error_string()),
+            // The request's own variables are worked out in one place, shared with parameter mapping.
+            other => {
+                let route_key = self.ex.route.as_ref().map(|m| &*m.key);
+                let scope = ContextScope { request: &self.ex.request, route_key, api: self.context };
+                other.request_value(scope).unwrap_or_default()
+            }
         }
     }
 }

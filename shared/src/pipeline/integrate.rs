@@ -1,5 +1,6 @@
-//! Stage 10, integrate: calls the route's backend and times the call. A response already in the exchange (a
-//! cached one) is not fetched again.
+//! Stage 11, integrate: calls the route's backend and times the call. A response already in the exchange (a
+//! cached one) is not fetched again. The backend gets the request as the route's parameter mapping changes it
+//! (`requestParameters`); the exchange keeps the client's own, which later stages and the log read.
 
 use std::sync::Arc;
 
@@ -10,9 +11,12 @@ use crate::{
     backends::Backends,
     clients::MissingClient,
     clock::SharedClock,
-    config::Definition,
+    config::{Definition, parameter_mapping::ParameterMapping},
     error::GatewayError,
-    integration::{Integration, IntegrationCall},
+    integration::{
+        Integration, IntegrationCall,
+        parameter_mapping::{Scope, map_request},
+    },
     request::ApiContext,
 };
 
@@ -22,6 +26,8 @@ pub(super) struct Integrate {
     clock: SharedClock,
     /// Per route, in definition order.
     routes: Vec<Integration>,
+    /// Per route: its parameter mapping, if any.
+    mappings: Vec<Option<Arc<ParameterMapping>>>,
 }
 
 impl Integrate {
@@ -35,7 +41,8 @@ impl Integrate {
             .iter()
             .map(|r| Integration::new(&r.integration, &r.key_text, backends.lambda.as_ref(), backends.http.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(Self { context, clock: backends.clock(), routes })
+        let mappings = definition.routes.iter().map(|r| r.parameter_mapping.clone()).collect();
+        Ok(Self { context, clock: backends.clock(), routes, mappings })
     }
 }
 
@@ -46,14 +53,19 @@ impl Stage for Integrate {
         }
         let matched = ex.matched()?;
         let integration = &self.routes[matched.route];
+        let authorized = ex.authorized.as_ref();
+        let mapped = self.mappings[matched.route].as_deref().and_then(|mapping| {
+            map_request(mapping, Scope { request: &ex.request, matched, context: &self.context, authorized })
+        });
         let started = Instant::now();
         let call = IntegrationCall {
-            request: &ex.request,
+            request: mapped.as_ref().map_or(&ex.request, |m| &m.request),
             matched,
             context: &self.context,
-            authorized: ex.authorized.as_ref(),
+            authorized,
             api_key: ex.api_key_use(),
             budget: ex.request.time_left(|| self.clock.now_ms()),
+            rewrite: mapped.as_ref().map(|m| &m.rewrite),
         };
         let response = integration.call(call).await;
         // API Gateway reports no integration latency for mocks: nothing was called.

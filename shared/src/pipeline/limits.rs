@@ -1,4 +1,4 @@
-//! Stage 7, limits: meters the request (see `metering`): the throttles in API Gateway's order (the key's
+//! Stage 9, limits: meters the request (see `metering`): the throttles in API Gateway's order (the key's
 //! per-route limit, the key's plan limit, the route's limit, the stage's limit), then the key's quota. Refusals
 //! are 429s with `Retry-After` and `RateLimit-*` headers; an admitted request with a quota carries the
 //! `RateLimit-*` headers too.

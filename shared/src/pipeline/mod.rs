@@ -17,9 +17,11 @@ mod exchange;
 mod gateway_responses;
 mod integrate;
 mod limits;
+mod parameter_mapping;
 mod policy;
 mod respond;
 mod route;
+mod validate;
 
 use std::sync::Arc;
 
@@ -78,9 +80,11 @@ pub struct Pipeline {
     api_key: api_key::IdentifyKey,
     limits: limits::ApplyLimits,
     decompress: decompress::Decompress,
+    validate: validate::Validate,
     cache_lookup: cache::CacheLookup,
     integrate: integrate::Integrate,
     cache_store: cache::CacheStore,
+    map_response: parameter_mapping::MapResponse,
     respond: respond::Respond,
     cors_headers: cors::CorsHeaders,
     compress: compress::Compress,
@@ -114,12 +118,14 @@ impl Pipeline {
             api_key: api_key::IdentifyKey::new(definition, meter.clone()),
             limits: limits::ApplyLimits::new(definition, meter.clone()),
             decompress: decompress::Decompress { enabled: definition.minimum_compression_size.is_some() },
+            validate: validate::Validate::new(definition),
             cache_lookup: cache::CacheLookup::new(definition, cache.clone()),
             cache_store: cache::CacheStore {
                 cache: cache.clone(),
                 per_route: definition.routes.iter().map(|r| r.cache.clone()).collect(),
             },
             integrate: integrate::Integrate::new(definition, backends, Arc::clone(&context))?,
+            map_response: parameter_mapping::MapResponse::new(definition, Arc::clone(&context)),
             respond: respond::Respond {
                 api: definition.api_type,
                 customise: gateway_responses::Customise { responses: definition.gateway_responses.clone(), context },
@@ -170,7 +176,8 @@ impl Pipeline {
         ex.authorizer_event = authorizer_event;
         let admitted = async {
             self.admit.run(&mut ex)?;
-            self.guard(&mut ex).await
+            self.identify(&mut ex).await?;
+            self.limits.run(&mut ex).await
         };
         match admitted.await {
             Ok(()) => ex.response = Some(GatewayResponse::new(http::StatusCode::OK, http::HeaderMap::new(), "")),
@@ -192,21 +199,26 @@ impl Pipeline {
         if ex.preflight {
             return Ok(());
         }
-        // 3-7. Route, policy, authorizer, API key, limits.
-        self.guard(ex).await?;
-        // 8. Read a compressed body, now that the caller is admitted (400, 413, 415).
+        // 3-6. Route, policy, authorizer, API key: who calls what.
+        self.identify(ex).await?;
+        // 7. Read a compressed body, now that the caller is known (400, 413, 415).
         self.decompress.run(ex)?;
-        // (validate: a later stage, here)
-        // 9. The cached answer, if the route has one (403 for a refresh the caller may not make).
+        // 8. The route's request validator, before metering: a request refused anyway is never charged (400).
+        self.validate.run(ex)?;
+        // 9. Throttles, then the key's quota (429).
+        self.limits.run(ex).await?;
+        // 10. The cached answer, if the route has one (403 for a refresh the caller may not make).
         self.cache_lookup.run(ex).await?;
-        // 10. The route's backend, unless the cache answered: Lambda, HTTP or mock (502, 504, 413).
+        // 11. The route's backend, unless the cache answered: Lambda, HTTP or mock (502, 504, 413).
         self.integrate.run(ex).await?;
-        // 11. Keep the backend's answer for the next caller.
-        self.cache_store.run(ex).await
+        // 12. Keep the backend's answer for the next caller.
+        self.cache_store.run(ex).await?;
+        // The route's responseParameters, on every answer, cached or not: each is mapped for its own request.
+        self.map_response.run(ex)
     }
 
-    /// The stages that decide whether the request may reach its backend, cheapest refusal first.
-    async fn guard(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
+    /// The stages that establish who is calling which route, cheapest refusal first.
+    async fn identify(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
         // 3. Select the route in API Gateway's order; every later stage is per route (404).
         self.route.run(ex)?;
         // 4. The resource policy's source-IP rules, the API's then the route's (403).
@@ -214,20 +226,18 @@ impl Pipeline {
         // 5. The route's authorizer: a JWT verified in process, or a Lambda authorizer, cached (401, 403, 500).
         self.authenticate.run(ex).await?;
         // 6. The caller's API key and the usage plan covering this stage, where the route requires one (403).
-        self.api_key.run(ex).await?;
-        // 7. Throttles, then the key's quota (429).
-        self.limits.run(ex).await
+        self.api_key.run(ex).await
     }
 
     /// The stages that run for every request, however it ended.
     fn finish(&self, mut ex: Exchange) -> GatewayResponse {
-        // 12. The answer: API Gateway's (or the definition's) error answer, ids, rate-limit headers.
+        // 13. The answer: API Gateway's (or the definition's) error answer, ids, rate-limit headers.
         let _ = self.respond.run(&mut ex);
-        // 13. CORS headers for an allowed origin, errors included.
+        // 14. CORS headers for an allowed origin, errors included.
         let _ = self.cors_headers.run(&mut ex);
-        // 14. Compress the body when the client accepts it.
+        // 15. Compress the body when the client accepts it.
         let _ = self.compress.run(&mut ex);
-        // 15. One access-log line.
+        // 16. One access-log line.
         let _ = self.access_log.run(&mut ex);
         ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))
     }

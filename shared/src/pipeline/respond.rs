@@ -1,4 +1,4 @@
-//! Stage 12, respond: turns what the exchange holds into the response the client gets, in the API type's
+//! Stage 13, respond: turns what the exchange holds into the response the client gets, in the API type's
 //! answer. An error becomes API Gateway's JSON body (REST APIs add `x-amzn-ErrorType`). A REST API's responses
 //! carry `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`, and `Content-Type: application/json` when
 //! the integration gave none; an HTTP API's carry `apigw-requestid`. Rate-limit and `WWW-Authenticate` headers
@@ -114,7 +114,7 @@ pub fn identify(headers: &mut HeaderMap, request: &GatewayRequest, api: ApiType)
 pub fn error_response(error: &GatewayError, api: ApiType) -> GatewayResponse {
     let answer = error.answer(api);
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
     if let Some(kind) = answer.error_type {
         headers.insert(X_AMZN_ERRORTYPE, HeaderValue::from_static(kind));
     }

@@ -335,9 +335,10 @@ impl Store for EmbeddedStore {
             let extra = i64::try_from(extra).unwrap_or(i64::MAX);
             self.write(|d| {
                 let entry = d.quota(counter, allowance);
-                entry.extra += extra;
+                // Grants as large as a counter holds saturate rather than overflow (wrapping to "used up").
+                entry.extra = entry.extra.saturating_add(extra);
                 let remaining = entry.remaining.get_or_insert(0);
-                *remaining += extra;
+                *remaining = remaining.saturating_add(extra);
                 Ok(*remaining)
             })
         })

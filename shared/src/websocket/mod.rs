@@ -121,6 +121,8 @@ impl WebSocketApi {
             resource_policy: None,
             cors: None,
             cache: None,
+            validation: None,
+            parameter_mapping: None,
         }];
         // The stage throttle limits HTTP requests; WebSocket messages are metered per key. Browsers apply no
         // CORS to a WebSocket, and refusals are too small to compress.

@@ -124,12 +124,6 @@ struct Common<'a> {
 
 impl<'a> Common<'a> {
     fn new(request: &'a GatewayRequest, matched: &'a Matched, context: &'a ApiContext) -> Self {
-        let domain_name = request.domain_name.as_deref().unwrap_or("localhost");
-        let staged_path = if context.stage == "$default" {
-            request.raw_path.clone()
-        } else {
-            format!("/{}{}", context.stage, request.raw_path)
-        };
         let body = (!request.body.is_empty()).then(|| match context.api_type {
             ApiType::Http => body::encode(&request.headers, &request.body),
             // A REST API sends text unless the request's type is one of its binary media types.
@@ -142,15 +136,20 @@ impl<'a> Common<'a> {
                 }
             }
         });
-        // A REST API passes path parameters as the client encoded them; an HTTP API decodes them.
-        let values: Box<dyn Iterator<Item = &'a str>> = match context.api_type {
-            ApiType::Http => Box::new(matched.params.iter().map(|(_, v)| v.as_str())),
-            ApiType::Rest => Box::new(matched.raw_params.iter().map(String::as_str)),
+        Self { body, ..Self::without_body(request, matched, context) }
+    }
+
+    /// Everything but the body, which only the proxy event carries (a template reads it from the request).
+    fn without_body(request: &'a GatewayRequest, matched: &'a Matched, context: &'a ApiContext) -> Self {
+        let domain_name = request.domain_name.as_deref().unwrap_or("localhost");
+        let staged_path = if context.stage == "$default" {
+            request.raw_path.clone()
+        } else {
+            format!("/{}{}", context.stage, request.raw_path)
         };
-        let path_params =
-            (!matched.params.is_empty()).then(|| matched.params.iter().map(|(k, _)| k.as_str()).zip(values).collect());
+        let path_params = (!matched.params.is_empty()).then(|| path_parameters(matched, context.api_type).collect());
         Self {
-            body,
+            body: None,
             path_params,
             stage_variables: (!context.stage_variables.is_empty()).then_some(&context.stage_variables),
             query: form_urlencoded::parse(request.raw_query.as_bytes()).into_owned().collect(),
@@ -160,4 +159,63 @@ impl<'a> Common<'a> {
             staged_path,
         }
     }
+}
+
+/// A route's path parameters as the API type passes them: a REST API as the client encoded them, an HTTP API
+/// decoded.
+fn path_parameters(matched: &Matched, api: ApiType) -> impl Iterator<Item = (&str, &str)> {
+    let values: Box<dyn Iterator<Item = &str>> = match api {
+        ApiType::Http => Box::new(matched.params.iter().map(|(_, v)| v.as_str())),
+        ApiType::Rest => Box::new(matched.raw_params.iter().map(String::as_str)),
+    };
+    matched.params.iter().map(|(k, _)| k.as_str()).zip(values)
+}
+
+/// What a REST API's mapping templates read about a request besides its body: `$input.params()`, as the 1.0
+/// event shows the parameters (path parameters as the client encoded them, header names as spelled, a repeated
+/// name's last value) but in request order, which templates iterate; and `$context`, which is that event's
+/// `requestContext`, so the two never disagree.
+#[derive(Debug, Clone)]
+pub struct TemplateParams {
+    pub path: Vec<(String, String)>,
+    pub querystring: Vec<(String, String)>,
+    pub header: Vec<(String, String)>,
+    pub context: Value,
+}
+
+/// [`TemplateParams`] for a request to an integration (`recipient`), built per request.
+pub fn template_params(
+    request: &GatewayRequest,
+    matched: &Matched,
+    context: &ApiContext,
+    recipient: Recipient<'_>,
+) -> Result<TemplateParams, serde_json::Error> {
+    let common = Common::without_body(request, matched, context);
+    let owned = |(k, v): (&str, &str)| (k.to_owned(), v.to_owned());
+    let headers =
+        request.headers.iter().filter(|(name, _)| passed(name, context.api_type)).filter_map(|(name, value)| {
+            let name = match context.api_type {
+                ApiType::Rest => v1::spelled(request, name.as_str()),
+                ApiType::Http => name.as_str().to_owned(),
+            };
+            Some((name, value.to_str().ok()?.to_owned()))
+        });
+    Ok(TemplateParams {
+        path: path_parameters(matched, context.api_type).map(owned).collect(),
+        querystring: last_values(common.query.iter().map(|(k, v)| (k.clone(), v.clone()))),
+        header: last_values(headers),
+        context: v1::request_context(request, &matched.key, context, &common, recipient)?,
+    })
+}
+
+/// Each name once, where it first appears, with its last value.
+fn last_values(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in pairs {
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => out.push((name, value)),
+        }
+    }
+    out
 }

@@ -134,16 +134,6 @@ pub(super) fn event<'a>(
         }
     }
     let headers = multi_headers.iter().filter_map(|(k, vs)| vs.last().map(|v| (k.clone(), (*v).to_owned()))).collect();
-    let key = match recipient {
-        Recipient::Integration { api_key, .. } => api_key,
-        Recipient::Authorizer { .. } => None,
-    };
-    let (api_key, api_key_id) = match (key, rest) {
-        (Some(k), true) => (Absent::Value(k.value), Absent::Value(k.id)),
-        (Some(k), false) => (Absent::Out, Absent::Value(k.id)),
-        (None, true) => (Absent::Null, Absent::Null),
-        (None, false) => (Absent::Out, Absent::Out),
-    };
     let mut event = V1 {
         version: (!rest).then_some("1.0"),
         resource,
@@ -155,40 +145,7 @@ pub(super) fn event<'a>(
         multi_value_query_string_parameters: (!multi_query.is_empty()).then_some(multi_query),
         path_parameters: common.path_params.as_ref(),
         stage_variables: common.stage_variables,
-        request_context: V1Context {
-            account_id: "anonymous",
-            api_id: &context.api_id,
-            deployment_id: rest.then_some(context.deployment_id.as_str()),
-            domain_name: common.domain_name,
-            domain_prefix: common.domain_prefix,
-            extended_request_id: request.extended_request_id(),
-            http_method: request.method.as_str(),
-            identity: V1Identity {
-                access_key: None,
-                account_id: None,
-                api_key,
-                api_key_id,
-                caller: None,
-                cognito_authentication_provider: None,
-                cognito_authentication_type: None,
-                cognito_identity_id: None,
-                cognito_identity_pool_id: None,
-                principal_org_id: None,
-                source_ip: &request.source_ip,
-                user: None,
-                user_agent: request.user_agent.as_deref().unwrap_or(""),
-                user_arn: None,
-            },
-            path: &common.staged_path,
-            protocol: &request.protocol,
-            request_id: &request.request_id,
-            request_time: &common.request_time,
-            request_time_epoch: request.time_epoch_ms,
-            resource_id: route_key,
-            resource_path: resource,
-            stage: &context.stage,
-            authorizer: None,
-        },
+        request_context: request_context_of(request, route_key, context, common, recipient),
         body: Some(common.body.as_ref().map(|(b, _)| b.as_str())),
         is_base64_encoded: Some(common.body.as_ref().is_some_and(|(_, b64)| *b64)),
         kind: None,
@@ -196,26 +153,90 @@ pub(super) fn event<'a>(
         identity_source: None,
         authorization_token: None,
     };
-    match recipient {
-        Recipient::Integration { authorized, .. } => {
-            event.request_context.authorizer = authorized.map(|a| authorizer_v1(a, context.api_type));
-        }
-        Recipient::Authorizer { arn, values } => {
-            event.body = None;
-            event.is_base64_encoded = None;
-            event.kind = Some("REQUEST");
-            event.method_arn = Some(arn);
-            let joined = values.join(",");
-            event.identity_source = Some(joined.clone());
-            event.authorization_token = Some(joined);
-        }
+    if let Recipient::Authorizer { arn, values } = recipient {
+        event.body = None;
+        event.is_base64_encoded = None;
+        event.kind = Some("REQUEST");
+        event.method_arn = Some(arn);
+        let joined = values.join(",");
+        event.identity_source = Some(joined.clone());
+        event.authorization_token = Some(joined);
     }
     event
 }
 
+/// `$context` of a REST mapping template: the `requestContext` of the event the request would send.
+pub(super) fn request_context(
+    request: &GatewayRequest,
+    route_key: &str,
+    context: &ApiContext,
+    common: &Common<'_>,
+    recipient: Recipient<'_>,
+) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(request_context_of(request, route_key, context, common, recipient))
+}
+
+fn request_context_of<'a>(
+    request: &'a GatewayRequest,
+    route_key: &'a str,
+    context: &'a ApiContext,
+    common: &'a Common<'a>,
+    recipient: Recipient<'a>,
+) -> V1Context<'a> {
+    let rest = context.api_type == ApiType::Rest;
+    let resource = route_key.split_once(' ').map_or(route_key, |(_, path)| path);
+    let key = match recipient {
+        Recipient::Integration { api_key, .. } => api_key,
+        Recipient::Authorizer { .. } => None,
+    };
+    let (api_key, api_key_id) = match (key, rest) {
+        (Some(k), true) => (Absent::Value(k.value), Absent::Value(k.id)),
+        (Some(k), false) => (Absent::Out, Absent::Value(k.id)),
+        (None, true) => (Absent::Null, Absent::Null),
+        (None, false) => (Absent::Out, Absent::Out),
+    };
+    V1Context {
+        account_id: "anonymous",
+        api_id: &context.api_id,
+        deployment_id: rest.then_some(context.deployment_id.as_str()),
+        domain_name: common.domain_name,
+        domain_prefix: common.domain_prefix,
+        extended_request_id: request.extended_request_id(),
+        http_method: request.method.as_str(),
+        identity: V1Identity {
+            access_key: None,
+            account_id: None,
+            api_key,
+            api_key_id,
+            caller: None,
+            cognito_authentication_provider: None,
+            cognito_authentication_type: None,
+            cognito_identity_id: None,
+            cognito_identity_pool_id: None,
+            principal_org_id: None,
+            source_ip: &request.source_ip,
+            user: None,
+            user_agent: request.user_agent.as_deref().unwrap_or(""),
+            user_arn: None,
+        },
+        path: &common.staged_path,
+        protocol: &request.protocol,
+        request_id: &request.request_id,
+        request_time: &common.request_time,
+        request_time_epoch: request.time_epoch_ms,
+        resource_id: route_key,
+        resource_path: resource,
+        stage: &context.stage,
+        authorizer: match recipient {
+            Recipient::Integration { authorized, .. } => authorized.map(|a| authorizer_v1(a, context.api_type)),
+            Recipient::Authorizer { .. } => None,
+        },
+    }
+}
+
 /// A header's name as the caller spelled it when the front door kept the spelling, else canonical
 /// `Title-Case` (`x-amzn-trace-id` → `X-Amzn-Trace-Id`).
-fn spelled(request: &GatewayRequest, lower: &str) -> String {
+pub(super) fn spelled(request: &GatewayRequest, lower: &str) -> String {
     if let Some(original) = request.header_spelling.iter().find(|n| n.eq_ignore_ascii_case(lower)) {
         return original.clone();
     }
