@@ -13,11 +13,13 @@ pub enum Period {
 }
 
 impl Period {
-    /// The first day of the period holding `day`.
+    /// The first day of the period holding `day` (the calendar's first day for a week that began before it).
     pub fn start_of(self, day: NaiveDate) -> NaiveDate {
         match self {
             Self::Day => day,
-            Self::Week => day - Days::new(u64::from(day.weekday().num_days_from_monday())),
+            Self::Week => day
+                .checked_sub_days(Days::new(u64::from(day.weekday().num_days_from_monday())))
+                .unwrap_or(NaiveDate::MIN),
             Self::Month => day.with_day(1).unwrap_or(day),
         }
     }
@@ -65,6 +67,8 @@ mod tests {
         assert_eq!(Period::Month.start_of(d("2026-11-25")), d("2026-11-01"));
         assert_eq!(Period::Month.next_start(d("2026-12-01")), d("2027-01-01"));
         assert_eq!(Period::Month.next_start(d("2027-01-01")), d("2027-02-01"));
+        // The calendar's first day is no Monday, and its week's Monday is before the calendar: the week starts there.
+        assert_eq!(Period::Week.start_of(NaiveDate::MIN), NaiveDate::MIN, "found through the admin fuzz target");
         let just_before_midnight = midnight_ms(d("2026-11-26")) - 1;
         assert_eq!(Period::Day.bounds(just_before_midnight), (d("2026-11-25"), midnight_ms(d("2026-11-26"))));
         assert_eq!(Period::Day.bounds(just_before_midnight + 1).0, d("2026-11-26"));
