@@ -57,11 +57,8 @@ fn fixed_models() -> BTreeMap<String, Value> {
 }
 
 fn compile(models: &BTreeMap<String, Value>, problem_details: bool) -> Option<RouteValidation> {
-    let checks = RequestValidatorFile {
-        validate_request_body: true,
-        validate_request_parameters: true,
-        problem_details,
-    };
+    let checks =
+        RequestValidatorFile { validate_request_body: true, validate_request_parameters: true, problem_details };
     let validators = BTreeMap::from([("all".to_owned(), checks)]);
     let api = ApiValidation::compile(models, &validators, Some("all")).ok()?;
     let parameters = BTreeMap::from([
@@ -71,10 +68,8 @@ fn compile(models: &BTreeMap<String, Value>, problem_details: bool) -> Option<Ro
         ("querystring.optional".to_owned(), false),
     ]);
     let model = if models.contains_key("Fuzz") { "Fuzz" } else { "Pet" };
-    let media = BTreeMap::from([
-        ("application/json".to_owned(), model.to_owned()),
-        ("$default".to_owned(), "Any".to_owned()),
-    ]);
+    let media =
+        BTreeMap::from([("application/json".to_owned(), model.to_owned()), ("$default".to_owned(), "Any".to_owned())]);
     let route = api.route(None, &parameters, &media, &["id"]).expect("the fixed route is valid")?;
     Some(route.as_ref().clone())
 }
