@@ -218,10 +218,18 @@ impl Renderer<'_> {
             self.vars.insert(target.root.clone(), value);
             return Ok(());
         };
-        match self.vars.get_mut(&target.root) {
-            Some(root) => set_path(root, path, last, value),
-            None => Ok(()),
+        // `$input.path('$')` hands out the body itself in API Gateway: a change made through it shows in a later
+        // `$input.json('$')`. Values here are shared until written, so the body follows the variable's write.
+        let body_root = match (self.vars.get(&target.root), &self.body) {
+            (Some(Value::Map(var)), Some(Value::Map(body))) => Rc::ptr_eq(var, body),
+            _ => false,
+        };
+        let Some(root) = self.vars.get_mut(&target.root) else { return Ok(()) };
+        set_path(root, path, last, value)?;
+        if body_root {
+            self.body = Some(root.clone());
         }
+        Ok(())
     }
 
     fn record_override(&mut self, keys: &[&str], value: &Value) -> Result<(), RenderError> {
@@ -262,8 +270,8 @@ impl Renderer<'_> {
     }
 }
 
-/// `#set($a.b.c = v)`: puts `c` into the map at `$a.b`, copying shared maps first (a body read by `$input.path`
-/// stays as `$input.json` sees it). A path through something other than a map changes nothing, as in Velocity.
+/// `#set($a.b.c = v)`: puts `c` into the map at `$a.b`, copying shared maps first (other variables holding them
+/// keep what they saw). A path through something other than a map changes nothing, as in Velocity.
 fn set_path(target: &mut Value, path: &[&str], last: &str, value: Value) -> Result<(), RenderError> {
     let Value::Map(map) = target else { return Ok(()) };
     let map = Rc::make_mut(map);

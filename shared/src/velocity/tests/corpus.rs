@@ -57,11 +57,11 @@ fn corpus_templates_load_and_render() {
                 }
             }
             if file.starts_with("04") {
-                // Lambda's error body becomes a 400; the body goes out as the function returned it.
+                // Lambda's error body becomes a 400, changed as the sample's README shows.
                 let body = r#"{"statuscode": 200, "body": "error: no such item"}"#;
                 let failed = template.render(&RenderInput { body, ..RenderInput::default() }).expect("renders");
                 assert_eq!(failed.response_override.status, Some(400));
-                assert_eq!(failed.body, r#"{"statuscode":200,"body":"error: no such item"}"#);
+                assert_eq!(failed.body, r#"{"statuscode":650,"body":"changed"}"#);
                 assert_eq!((out.response_override.status, out.body.as_str()), (None, r#"{"ok":true}"#));
             }
         }

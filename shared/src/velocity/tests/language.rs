@@ -150,7 +150,17 @@ fn overrides() {
     let looped = "#foreach($i in [1,2])#set($context.responseOverride.header.x = $i)#end";
     assert!(matches!(render_err(looped, ""), RenderError::OverriddenTwice { line: 1, .. }));
     assert!(matches!(render_err("#set($context.responseOverride.status = 99)", ""), RenderError::BadStatus { .. }));
-    // Setting a property of a body read through $input.path leaves $input.json as the body was.
+    // Setting a property of the body read through $input.path('$') changes the body $input.json prints.
     let text = "#set($root = $input.path('$'))#set($root.a = 2)#set($root.n.x = 1)$root.a $input.json('$')";
-    assert_eq!(render(text, r#"{"a": 1, "n": {}}"#), r#"2 {"a":1,"n":{}}"#);
+    assert_eq!(render(text, r#"{"a": 1, "n": {}}"#), r#"2 {"a":2,"n":{"x":1}}"#);
+}
+
+#[test]
+fn the_body_from_input_path_is_the_body_itself() {
+    // API Gateway hands out the document: a change through `$input.path('$')` shows in `$input.json('$')`.
+    let text = "#set($root = $input.path('$'))#set($root.status = 650)#set($root.body = \"changed\")$input.json('$')";
+    assert_eq!(render(text, r#"{"body":"error"}"#), r#"{"body":"changed","status":650}"#);
+    // A copy taken before the change keeps what it saw.
+    let text = "#set($a = $input.path('$'))#set($b = $a)#set($a.x = 1)$b.size() $input.json('$')";
+    assert_eq!(render(text, "{}"), r#"0 {"x":1}"#);
 }
