@@ -33,7 +33,7 @@ for arg in "$@"; do
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(event route definition iam_policy lambda_reply coding templates jwt websocket admin validation)
+  targets=(event route definition iam_policy lambda_reply coding templates jwt websocket admin validation velocity)
 fi
 
 # base64url without padding, of stdin.
@@ -69,6 +69,19 @@ seed() {
     route) printf '\x00/pets/42' >"$dir/pets"; printf '\x83/files/a%%2Fb/c' >"$dir/files" ;;
     coding) printf 'gzip;q=0.5, deflate' >"$dir/accept" ;;
     templates) printf '{"m":$context.error.messageString,"id":"${context.requestId}"}' >"$dir/template" ;;
+    velocity)
+      # The first byte is the template's length in fours (padded with spaces); the rest is the body.
+      local t n
+      t="#set(\$root = \$input.path('\$'))#foreach(\$i in \$root.items)\$i.name#if(\$foreach.hasNext),#end#end"
+      t+="\$util.escapeJavaScript(\$input.params('q'))\$input.json('\$.items[0]')"
+      t+="#if(\$root.error)#set(\$context.responseOverride.status = 400)#end"
+      n=$(( (${#t} + 3) / 4 ))
+      {
+        printf "\\x$(printf %02x "$n")"
+        printf "%-$((n * 4))s" "$t"
+        printf '%s' '{"items":[{"name":"a"},{"name":"b"}],"error":"x"}'
+      } >"$dir/template"
+      ;;
     jwt)
       local claims='{"iss":"https://issuer.example.com","aud":"api","sub":"user-1","exp":1700000600,"nbf":1699999990,"iat":1699999990,"scope":"pets:read pets:write"}'
       local header='{"alg":"EdDSA","kid":"ed","typ":"JWT"}'
