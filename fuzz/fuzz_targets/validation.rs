@@ -36,7 +36,7 @@ fn fixed_models() -> BTreeMap<String, Value> {
                     "tags": { "type": "array", "items": { "$ref": "#/definitions/Short" }, "maxItems": 4, "uniqueItems": true },
                     "owner": { "$ref": "#/definitions/Owner" },
                     "kind": { "enum": ["cat", "dog", null] },
-                    "weight": { "type": "number", "exclusiveMinimum": 0, "multipleOf": 0.5 },
+                    "weight": { "type": "number", "minimum": 0, "exclusiveMinimum": true, "multipleOf": 0.5 },
                     "id": { "type": "string", "format": "uuid" }
                 },
                 "definitions": {
@@ -56,11 +56,12 @@ fn fixed_models() -> BTreeMap<String, Value> {
     ])
 }
 
-fn compile(models: &BTreeMap<String, Value>, problem_details: bool) -> Option<RouteValidation> {
+/// The route's checks with these models: its required parameters, its JSON model and its `$default` one.
+fn compile(models: &BTreeMap<String, Value>, problem_details: bool) -> Result<Option<RouteValidation>, String> {
     let checks =
         RequestValidatorFile { validate_request_body: true, validate_request_parameters: true, problem_details };
     let validators = BTreeMap::from([("all".to_owned(), checks)]);
-    let api = ApiValidation::compile(models, &validators, Some("all")).ok()?;
+    let api = ApiValidation::compile(models, &validators, Some("all"))?;
     let parameters = BTreeMap::from([
         ("path.id".to_owned(), true),
         ("querystring.dryRun".to_owned(), true),
@@ -70,14 +71,17 @@ fn compile(models: &BTreeMap<String, Value>, problem_details: bool) -> Option<Ro
     let model = if models.contains_key("Fuzz") { "Fuzz" } else { "Pet" };
     let media =
         BTreeMap::from([("application/json".to_owned(), model.to_owned()), ("$default".to_owned(), "Any".to_owned())]);
-    let route = api.route(None, &parameters, &media, &["id"]).expect("the fixed route is valid")?;
-    Some(route.as_ref().clone())
+    let route = api.route(None, &parameters, &media, &["id"]).expect("the fixed route is valid");
+    Ok(route.map(|route| route.as_ref().clone()))
 }
 
 fn fixed(problem_details: bool) -> &'static RouteValidation {
     static FIXED: OnceLock<[RouteValidation; 2]> = OnceLock::new();
     let [plain, problems] = FIXED.get_or_init(|| {
-        [false, true].map(|problems| compile(&fixed_models(), problems).expect("the fixed models compile"))
+        [false, true].map(|problems| {
+            let route = compile(&fixed_models(), problems).unwrap_or_else(|e| panic!("the fixed models: {e}"));
+            route.expect("the route checks something")
+        })
     });
     if problem_details { problems } else { plain }
 }
@@ -94,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(schema) = serde_json::from_slice::<Value>(schema) else { return };
         let mut models = fixed_models();
         models.insert("Fuzz".to_owned(), schema);
-        let Some(route) = compile(&models, problem_details) else { return };
+        let Ok(Some(route)) = compile(&models, problem_details) else { return };
         compiled = route;
         (&compiled, body)
     } else {

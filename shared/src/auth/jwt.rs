@@ -81,14 +81,14 @@ impl JwtAuthorizer {
         let mut id = [0u8; 32];
         id.copy_from_slice(digest.as_ref());
         if let Some(hit) = self.verified.lock().ok().and_then(|m| m.get(&id).cloned())
-            && now <= hit.exp + self.leeway
+            && now <= hit.exp.saturating_add(self.leeway)
         {
             return Ok(hit);
         }
         let verified = Arc::new(self.verify_uncached(token, now).await?);
         if let Ok(mut map) = self.verified.lock() {
             if map.len() >= MAX_CACHED {
-                map.retain(|_, v| now <= v.exp + self.leeway);
+                map.retain(|_, v| now <= v.exp.saturating_add(self.leeway));
                 if map.len() >= MAX_CACHED {
                     map.clear();
                 }
@@ -134,15 +134,17 @@ impl JwtAuthorizer {
         if !audience_ok {
             return Err(invalid(AUDIENCE, format!("aud {:?}", claims.get("aud"))));
         }
+        // Times past what an i64 holds are clamped to its ends (`as`), and the leeway saturates: a far-future
+        // `exp` never expires rather than overflowing.
         let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|v| v as i64);
         let exp = number("exp").ok_or_else(|| invalid(EXPIRED, "no exp".to_owned()))?;
-        if now > exp + self.leeway {
+        if now > exp.saturating_add(self.leeway) {
             return Err(invalid(EXPIRED, format!("exp {exp}, now {now}")));
         }
-        if let Some(nbf) = number("nbf").filter(|nbf| now + self.leeway < *nbf) {
+        if let Some(nbf) = number("nbf").filter(|nbf| now.saturating_add(self.leeway) < *nbf) {
             return Err(invalid(NOT_YET_VALID, format!("nbf {nbf}, now {now}")));
         }
-        if let Some(iat) = number("iat").filter(|iat| now + self.leeway < *iat) {
+        if let Some(iat) = number("iat").filter(|iat| now.saturating_add(self.leeway) < *iat) {
             return Err(invalid(ISSUED_IN_FUTURE, format!("iat {iat}, now {now}")));
         }
         let scopes = match (claims.get("scope"), claims.get("scp")) {
@@ -205,5 +207,49 @@ mod tests {
         assert_eq!(render_claim(&serde_json::json!(["a", "b", 3])), "[a b 3]");
         assert_eq!(render_claim(&serde_json::json!(42)), "42");
         assert_eq!(render_claim(&serde_json::json!({"x": 1})), r#"{"x":1}"#);
+    }
+
+    /// Found by the `jwt` fuzz target: an `exp` the leeway pushed past what an i64 holds (`1e39`, `i64::MAX`)
+    /// overflowed, a panic with overflow checks and, without them, a token that never expires refused as
+    /// expired (on its first use, or on its next from the cache).
+    #[test]
+    fn far_future_and_far_past_times_do_not_overflow() {
+        use base64::Engine as _;
+        use serde_json::json;
+
+        use crate::{
+            clients::HttpClient,
+            clock::{MICROS_PER_SEC, ManualClock},
+        };
+
+        let pem = include_str!("../../../tests/fixtures/keys/ed25519.pem");
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).expect("a PEM body");
+        let key = jsonwebtoken::EncodingKey::from_ed_der(&der);
+        let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::EdDSA).expect("a JWK");
+        jwk.common.key_id = Some("ed".to_owned());
+        let jwks = json!({ "keys": [jwk] }).to_string();
+        let clock: SharedClock = Arc::new(ManualClock::at(1_700_000_000 * MICROS_PER_SEC));
+        let client = HttpClient::new().expect("client");
+        let ring = KeyRing::preloaded("iss".into(), None, jwks.as_bytes(), client, Arc::clone(&clock)).expect("keys");
+        let authorizer = JwtAuthorizer::new("iss".into(), vec!["api".into()], 30, ring, clock);
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some("ed".to_owned());
+        let sign = |claims: serde_json::Value| jsonwebtoken::encode(&header, &claims, &key).expect("a token");
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        rt.block_on(async {
+            for exp in [json!(1e39), json!(i64::MAX)] {
+                let token = sign(json!({ "iss": "iss", "aud": "api", "exp": exp }));
+                assert!(authorizer.verify(&token).await.is_ok(), "exp {exp} has not passed");
+                assert!(authorizer.verify(&token).await.is_ok(), "nor has it from the cache");
+            }
+            let token = sign(json!({ "iss": "iss", "aud": "api", "exp": -1e39 }));
+            assert!(matches!(authorizer.verify(&token).await, Err(JwtError::Invalid { description: EXPIRED, .. })));
+            let token = sign(json!({ "iss": "iss", "aud": "api", "exp": 1e39, "nbf": 1e39 }));
+            assert!(matches!(
+                authorizer.verify(&token).await,
+                Err(JwtError::Invalid { description: NOT_YET_VALID, .. })
+            ));
+        });
     }
 }
