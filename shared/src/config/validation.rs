@@ -244,6 +244,7 @@ fn compile_models(models: &BTreeMap<String, Value>) -> Result<BTreeMap<String, A
             }
         }
         rewrite_refs(&mut schema, models, name).map_err(|e| format!("models: {name}: {e}"))?;
+        check_patterns(&schema).map_err(|e| format!("models: {name}: the schema does not compile: {e}"))?;
         compiler.add_resource(&uri(name), schema).map_err(|e| format!("models: {name}: {e}"))?;
     }
     let mut schemas = Schemas::new();
@@ -267,6 +268,36 @@ fn uri(model: &str) -> String {
 
 /// Keywords whose values are data, not schemas: a `$ref` inside them is not a reference.
 const DATA_KEYWORDS: [&str; 5] = ["enum", "const", "default", "examples", "example"];
+
+/// Refuses a `pattern` that parses but names what the regex engine does not have (`\p{Nope}`): boon 0.6 reads
+/// such a pattern as valid, then fails compiling it and reports that as its own bug, with a `debug_assert!` that
+/// panics in debug builds (found by the `validation` fuzz target). A pattern that does not parse is left to boon,
+/// which names it and converts ECMA-only escapes first.
+fn check_patterns(schema: &Value) -> Result<(), String> {
+    use regex_syntax::{ast::parse::Parser, hir::translate::Translator};
+    let mut stack = vec![schema];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(object) => {
+                for (key, value) in object {
+                    match (key.as_str(), value) {
+                        ("pattern", Value::String(pattern)) => {
+                            let Ok(ast) = Parser::new().parse(pattern) else { continue };
+                            if let Err(e) = Translator::new().translate(pattern, &ast) {
+                                return Err(format!("pattern {pattern:?}: {}", e.kind()));
+                            }
+                        }
+                        (key, _) if DATA_KEYWORDS.contains(&key) => {}
+                        (_, value) => stack.push(value),
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Points every `$ref` to another model at that model's URI: API Gateway's
 /// `https://apigateway.amazonaws.com/restapis/{api}/models/{Model}`, an import's `#/definitions/Model` or
@@ -365,7 +396,8 @@ mod tests {
                 "c": { "$ref": "https://apigateway.amazonaws.com/restapis/abc123/models/Tag" },
                 "d": { "$ref": "Tag" },
                 "e": { "$ref": "#/definitions/Own" },
-                "f": { "enum": [{ "$ref": "not a reference" }] }
+                "f": { "enum": [{ "$ref": "not a reference", "pattern": "\\p{Nope}" }] },
+                "pattern": { "pattern": "^\\cJ\\d+$" }
             }, "definitions": { "Own": { "type": "integer" } } }
         }))
         .expect("compiles");
@@ -395,6 +427,9 @@ mod tests {
             (json!({ "Pet": { "type": "nonsense" } }), "does not compile"),
             (json!({ "Pet": { "pattern": "(" } }), "does not compile"),
             (json!({ "Pet": { "pattern": "^(?=a)b" } }), "does not compile"),
+            // Found by fuzzing: boon took these as valid and panicked compiling them (debug builds).
+            (json!({ "Pet": { "pattern": "\\px" } }), "Unicode property not found"),
+            (json!({ "Pet": { "properties": { "a": { "pattern": "a\\p{Nope}" } } } }), "Unicode property"),
             (json!({ "bad name": {} }), "a model name"),
         ] {
             let err = api(models).expect_err(problem);
