@@ -4,6 +4,7 @@ pub mod admin;
 pub mod function_url;
 pub mod http1;
 pub mod local_lambda;
+pub mod openapi;
 pub mod serve;
 pub mod store;
 pub mod websocket;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tollgate::{
     admin::{self, CacheCommand, KeysCommand, Output, PlansCommand, TablesCommand, UsageCommand},
+    openapi::{self, ExportCommand, ImportArgs, ImportCommand},
     serve::{ServeOptions, Server},
     store::StoreArgs,
 };
@@ -28,14 +29,30 @@ enum Command {
     Serve {
         /// The gateway definition (gateway.yaml).
         #[arg(long, short)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Port to listen on; 0 picks a free one.
         #[arg(long, short, default_value_t = 3000)]
         port: u16,
         /// Stage to serve; needed when the definition has several.
         #[arg(long, env = "TOLLGATE_STAGE")]
         stage: Option<String>,
+        /// The file is an OpenAPI or Swagger document (or a template holding one): import it and serve that.
+        #[arg(long, conflicts_with = "config")]
+        openapi: Option<PathBuf>,
+        #[command(flatten)]
+        import: ImportArgs,
     },
+    /// Import an OpenAPI or Swagger document with API Gateway's extensions as a definition, with a report of
+    /// what runs.
+    Import {
+        #[command(flatten)]
+        command: ImportCommand,
+        /// The stage the definition gets.
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Export a definition as OpenAPI 3 or Swagger 2 with API Gateway's extensions.
+    Export(ExportCommand),
     /// API keys: create, list, get, update, roll, disable, delete.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -60,8 +77,15 @@ async fn main() -> anyhow::Result<()> {
     settings.check()?;
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, port, stage } => {
-            let options = ServeOptions { config, port, stage, store: cli.store, settings, clock: None };
+        Command::Import { command, stage } => openapi::run_import(&command, stage.as_deref(), cli.output.json),
+        Command::Export(command) => openapi::run_export(&command),
+        Command::Serve { config, port, stage, openapi, import } => {
+            let (config, openapi) = match (config, openapi) {
+                (_, Some(file)) => (file, Some(import.options(None))),
+                (Some(config), None) => (config, None),
+                (None, None) => anyhow::bail!("serve needs --config FILE or --openapi FILE"),
+            };
+            let options = ServeOptions { config, port, stage, store: cli.store, settings, clock: None, openapi };
             let server = Server::start(&options).await?;
             // The one line a person (or a script) waits for before sending requests.
             println!("tollgate serving on http://{}", server.addr);

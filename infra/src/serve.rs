@@ -45,6 +45,8 @@ pub struct ServeOptions {
     /// The clock the gateway reads and the WebSocket limits are timed by; the system clock when `None`
     /// (tests hand in a manual one).
     pub clock: Option<SharedClock>,
+    /// `config` is an OpenAPI or Swagger document (or a template holding one), imported with these options.
+    pub openapi: Option<tollgate_core::openapi::ImportOptions>,
 }
 
 /// A running front door. Dropping it stops the server and any local functions.
@@ -68,7 +70,10 @@ struct FrontDoor {
 impl Server {
     /// Loads the definition, starts its local functions, and listens on 127.0.0.1.
     pub async fn start(options: &ServeOptions) -> anyhow::Result<Self> {
-        let definition = Definition::load(&options.config, options.stage.as_deref())?;
+        let definition = match &options.openapi {
+            Some(import) => crate::openapi::load(&options.config, import, options.stage.as_deref())?,
+            None => Definition::load(&options.config, options.stage.as_deref())?,
+        };
         // Local function commands run from the definition's folder ("." for a bare file name).
         let dir = match options.config.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),

@@ -18,8 +18,9 @@ const LAYERS: &[&[&str]] = &[
     &["error", "usage", "clients"],
     // The definition; the store; the Lambda function edge.
     &["config", "store", "function"],
-    // Event shapes; the route table; metering; the clients a definition needs; request validation.
-    &["event", "route_table", "metering", "backends", "cache", "validate"],
+    // Event shapes; the route table; metering; the clients a definition needs; request validation; OpenAPI
+    // import and export.
+    &["event", "route_table", "metering", "backends", "cache", "validate", "openapi"],
     // Authorizers; integrations; key and plan administration.
     &["auth", "integration", "admin"],
     // The request pipeline.

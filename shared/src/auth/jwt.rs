@@ -121,16 +121,19 @@ impl JwtAuthorizer {
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(invalid(ISSUER, format!("iss {:?}", claims.get("iss"))));
         }
-        let audience_ok = match claims.get("aud") {
-            Some(Value::String(a)) => self.audiences.contains(a),
-            Some(Value::Array(list)) => {
-                list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a))
-            }
-            Some(_) => false,
-            None => {
-                claims.get("client_id").and_then(Value::as_str).is_some_and(|c| self.audiences.iter().any(|x| x == c))
-            }
-        };
+        // No audiences configured: any (a Cognito user pool's app clients are not in the definition).
+        let audience_ok = self.audiences.is_empty()
+            || match claims.get("aud") {
+                Some(Value::String(a)) => self.audiences.contains(a),
+                Some(Value::Array(list)) => {
+                    list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a))
+                }
+                Some(_) => false,
+                None => claims
+                    .get("client_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| self.audiences.iter().any(|x| x == c)),
+            };
         if !audience_ok {
             return Err(invalid(AUDIENCE, format!("aud {:?}", claims.get("aud"))));
         }

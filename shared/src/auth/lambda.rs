@@ -101,6 +101,11 @@ impl LambdaAuthorizer {
             .map(|s| s.resolve(call.request, scope))
             .collect::<Option<_>>()
             .ok_or(LambdaAuthError::Unauthorized("an identity source is missing"))?;
+        if let (Some(pattern), Some(token)) = (&self.spec.validation, values.first())
+            && !pattern.is_match(token)
+        {
+            return Err(LambdaAuthError::Unauthorized("the token does not match identityValidationExpression"));
+        }
         let now = self.clock.now_us();
         let cache_key = values.join("\u{0}");
         let cached = (self.ttl_us > 0)

@@ -170,13 +170,15 @@ pub(super) fn resource_policy(policy: &ResourcePolicyFile) -> Result<IpRules, St
 /// An authorizer's settings, checked and typed.
 pub(super) fn authorizer(file: &AuthorizerFile, api: ApiType) -> Result<AuthorizerSpec, String> {
     match file {
-        AuthorizerFile::Jwt { issuer, audiences, jwks_uri, identity_source, leeway_seconds } => {
+        AuthorizerFile::Jwt { issuer, audiences, jwks_uri, identity_source, leeway_seconds, any_audience } => {
             let issuer_uri: http::Uri = issuer.parse().map_err(|_| format!("issuer {issuer:?} is not a URL"))?;
             if !matches!(issuer_uri.scheme_str(), Some("https" | "http")) {
                 return Err(format!("issuer {issuer:?} must be an https:// URL"));
             }
-            if audiences.is_empty() || audiences.len() > 50 {
-                return Err("audiences: 1-50 values".to_owned());
+            match (*any_audience, audiences.len()) {
+                (true, 0) | (false, 1..=50) => {}
+                (true, _) => return Err("anyAudience: leave audiences empty".to_owned()),
+                (false, _) => return Err("audiences: 1-50 values (or anyAudience: true)".to_owned()),
             }
             if let Some(uri) = jwks_uri {
                 uri.parse::<http::Uri>().map_err(|_| format!("jwksUri {uri:?} is not a URL"))?;
@@ -200,6 +202,7 @@ pub(super) fn authorizer(file: &AuthorizerFile, api: ApiType) -> Result<Authoriz
             result_ttl_seconds,
             timeout_ms,
             simple_responses,
+            identity_validation_expression,
         } => {
             if function.is_empty() {
                 return Err("function is required".to_owned());
@@ -218,6 +221,13 @@ pub(super) fn authorizer(file: &AuthorizerFile, api: ApiType) -> Result<Authoriz
             if kind == EventKind::Token && identity_sources.len() != 1 {
                 return Err("a TOKEN authorizer has exactly one identity source, a header".to_owned());
             }
+            let validation = match identity_validation_expression {
+                Some(_) if kind != EventKind::Token => {
+                    return Err("identityValidationExpression applies to TOKEN authorizers only".to_owned());
+                }
+                Some(pattern) => Some(super::mapping::whole_match("identityValidationExpression", pattern)?),
+                None => None,
+            };
             if identity_sources.is_empty() && *result_ttl_seconds > 0 {
                 return Err("a cached authorizer needs at least one identity source".to_owned());
             }
@@ -233,6 +243,7 @@ pub(super) fn authorizer(file: &AuthorizerFile, api: ApiType) -> Result<Authoriz
                 identity: identity_sources.iter().map(|s| IdentitySource::parse(s)).collect::<Result<_, _>>()?,
                 ttl_seconds: *result_ttl_seconds,
                 timeout: Duration::from_millis(*timeout_ms),
+                validation,
             }))
         }
     }

@@ -95,6 +95,10 @@ pub enum AuthorizerFile {
         /// Clock skew allowed on `exp`, `nbf` and `iat`, 0-300 seconds.
         #[serde(default)]
         leeway_seconds: u64,
+        /// Any `aud` passes, with `audiences` empty: a Cognito user pool authorizer accepts tokens from any of
+        /// the pool's app clients (the issuer and signature are still checked).
+        #[serde(default)]
+        any_audience: bool,
     },
     /// Invokes a Lambda authorizer with the event API Gateway sends.
     #[serde(rename_all = "camelCase")]
@@ -116,6 +120,9 @@ pub enum AuthorizerFile {
         simple_responses: bool,
         #[serde(default = "default_authorizer_timeout")]
         timeout_ms: u64,
+        /// TOKEN only: a regex the whole token must match, or the answer is 401 without invoking the function.
+        #[serde(default)]
+        identity_validation_expression: Option<String>,
     },
 }
 

@@ -178,7 +178,7 @@ pub fn compile(
         Some(responses) => {
             for (key, response) in responses {
                 let what = format!("responses[{key:?}]");
-                let pattern = (key != "default").then(|| whole_match(key)).transpose()?;
+                let pattern = (key != "default").then(|| whole_match("selectionPattern", key)).transpose()?;
                 let spec = response_spec(response, pattern, vars).map_err(|e| format!("{what}: {e}"))?;
                 if spec.pattern.is_some() { selected.push(spec) } else { default = Some(spec) }
             }
@@ -198,9 +198,10 @@ impl ResponseSpec {
     }
 }
 
-/// A Java `selectionPattern` as a regex matching the whole text, as `String.matches` does.
-fn whole_match(pattern: &str) -> Result<regex_lite::Regex, String> {
-    let refuse = |why: &str| format!("selectionPattern {pattern:?} is not a supported regular expression: {why}");
+/// A Java regex (`what`: `selectionPattern`, `identityValidationExpression`) matching the whole text, as
+/// `String.matches` does.
+pub(super) fn whole_match(what: &str, pattern: &str) -> Result<regex_lite::Regex, String> {
+    let refuse = |why: &str| format!("{what} {pattern:?} is not a supported regular expression: {why}");
     if let Some(java_only) = java_only(pattern) {
         return Err(refuse(java_only));
     }
@@ -344,7 +345,7 @@ mod tests {
         assert_eq!(status("line one\nnot found"), Some(200), "'.' does not cross a line, as in Java");
         assert_eq!(status(""), Some(200), "no error: the default");
         for literal in ["[a+]+", "a\\++", "x{2}"] {
-            assert!(whole_match(literal).is_ok(), "{literal} is not possessive");
+            assert!(whole_match("selectionPattern", literal).is_ok(), "{literal} is not possessive");
         }
     }
 

@@ -105,6 +105,7 @@ pub enum AuthorizerSpec {
 #[derive(Debug, Clone)]
 pub struct JwtAuthorizerSpec {
     pub issuer: String,
+    /// Empty: any audience (`anyAudience`).
     pub audiences: Vec<String>,
     /// The key set's URL; `None`: OIDC discovery from the issuer.
     pub jwks_uri: Option<String>,
@@ -121,6 +122,8 @@ pub struct LambdaAuthorizerSpec {
     /// 0 turns the cache off.
     pub ttl_seconds: u64,
     pub timeout: Duration,
+    /// TOKEN: the whole token must match, or 401 without an invoke (`identityValidationExpression`).
+    pub validation: Option<regex_lite::Regex>,
 }
 
 /// Source-IP rules (a resource policy): a deny match always refuses; with an allow list, only matches pass.

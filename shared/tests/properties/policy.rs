@@ -206,6 +206,7 @@ proptest! {
             identity: vec![IdentitySource::Header("authorization".to_owned())],
             ttl_seconds,
             timeout: Duration::from_secs(5),
+            validation: None,
         };
         let invoker = Arc::clone(&function) as Arc<dyn Invoker>;
         let authorizer = LambdaAuthorizer::new(spec, invoker, Arc::new(clock.clone()));

@@ -1,0 +1,230 @@
+//! One operation's `x-amazon-apigateway-integration` to a Tollgate integration: Lambda proxy and non-proxy,
+//! HTTP proxy and non-proxy, mock; or the reason it cannot run (AWS service integrations, VPC links).
+
+use serde_json::{Map, Value, json};
+
+use super::{ImportError, refs};
+
+/// A mapped integration and how it differs from API Gateway's.
+pub(super) struct Mapped {
+    pub integration: Value,
+    pub differences: Vec<String>,
+}
+
+/// Fields Tollgate reads or knowingly ignores; any other is named in the report.
+const KNOWN: [&str; 19] = [
+    "type",
+    "uri",
+    "httpMethod",
+    "timeoutInMillis",
+    "payloadFormatVersion",
+    "credentials",
+    "connectionType",
+    "responses",
+    "requestTemplates",
+    "requestParameters",
+    "responseParameters",
+    "passthroughBehavior",
+    "contentHandling",
+    "description",
+    "cacheKeyParameters",
+    "cacheNamespace",
+    "integrationSubtype",
+    "tlsConfig",
+    "connectionId",
+];
+
+/// The largest integration timeout Tollgate allows (API Gateway's HTTP API limit).
+const MAX_TIMEOUT_MS: u64 = 30_000;
+
+/// `Ok(Err(reason))` when the operation cannot run; `Err` when the document itself is wrong.
+pub(super) fn integration(
+    root: &Value,
+    operation: &Value,
+    pointer: &str,
+) -> Result<Result<Mapped, String>, ImportError> {
+    let Some(found) = operation.get("x-amazon-apigateway-integration") else {
+        return Ok(Err("no x-amazon-apigateway-integration".to_owned()));
+    };
+    let pointer = format!("{pointer}/x-amazon-apigateway-integration");
+    let (x, _) = refs::follow(root, found, &pointer)?;
+    let text = |key: &str| x.get(key).and_then(Value::as_str).unwrap_or("");
+    let kind = text("type").to_ascii_lowercase();
+    if let Some(subtype) = x.get("integrationSubtype").and_then(Value::as_str) {
+        return Ok(Err(format!("an AWS service integration ({subtype}): Tollgate integrates Lambda, HTTP and mocks")));
+    }
+    if text("connectionType").eq_ignore_ascii_case("VPC_LINK") {
+        return Ok(Err("connectionType VPC_LINK: Tollgate reaches public HTTP backends and Lambda only".to_owned()));
+    }
+    let mut differences = Vec::new();
+    let unknown: Vec<&str> =
+        x.as_object().into_iter().flatten().map(|(k, _)| k.as_str()).filter(|k| !KNOWN.contains(k)).collect();
+    if !unknown.is_empty() {
+        differences.push(format!("ignored: {}", unknown.join(", ")));
+    }
+    if !text("credentials").is_empty() {
+        differences.push("credentials ignored: Tollgate calls with its own role".to_owned());
+    }
+    if x.get("cacheKeyParameters").is_some() || x.get("cacheNamespace").is_some() {
+        differences.push("cacheKeyParameters ignored: set caching on the route in the definition".to_owned());
+    }
+    if x.get("tlsConfig").is_some() {
+        differences.push("tlsConfig ignored: backends' certificates are always verified".to_owned());
+    }
+    let mut out = Map::new();
+    match kind.as_str() {
+        "aws_proxy" | "aws" => {
+            let uri = text("uri");
+            let Some(function) = lambda_function(uri) else {
+                let service = uri.split(':').nth(4).unwrap_or("an AWS service");
+                return Ok(Err(format!(
+                    "an AWS service integration ({service}): Tollgate integrates Lambda, HTTP and mocks"
+                )));
+            };
+            out.insert("type".into(), "lambda".into());
+            let function = function_name(&function, &mut differences);
+            out.insert("function".into(), function.into());
+            if let Some(version) = x.get("payloadFormatVersion") {
+                out.insert("payloadFormatVersion".into(), version.clone());
+            }
+        }
+        "http_proxy" | "http" => {
+            out.insert("type".into(), "http".into());
+            out.insert("url".into(), text("uri").into());
+            let method = text("httpMethod").to_ascii_uppercase();
+            if !method.is_empty() && method != "ANY" {
+                out.insert("method".into(), method.into());
+            }
+        }
+        "mock" => return Ok(mock(x, differences)),
+        "" => return Err(ImportError::at(format!("{pointer}/type"), "the integration has no type")),
+        other => {
+            return Err(ImportError::at(
+                format!("{pointer}/type"),
+                format!("unknown integration type {other:?}: aws_proxy, aws, http_proxy, http or mock"),
+            ));
+        }
+    }
+    if let Some(timeout) = x.get("timeoutInMillis").and_then(Value::as_u64) {
+        if timeout > MAX_TIMEOUT_MS {
+            differences.push(format!("timeout {timeout} ms shortened to {MAX_TIMEOUT_MS} ms"));
+        }
+        out.insert("timeoutMs".into(), timeout.clamp(50, MAX_TIMEOUT_MS).into());
+    }
+    let proxy = kind.ends_with("_proxy");
+    if !proxy {
+        out.insert("proxy".into(), false.into());
+        if let Some(behavior) = x.get("passthroughBehavior").and_then(Value::as_str) {
+            out.insert("passthroughBehavior".into(), behavior.to_ascii_uppercase().into());
+        }
+        for key in ["requestTemplates", "responses"] {
+            if let Some(value) = x.get(key) {
+                out.insert(key.into(), value.clone());
+            }
+        }
+        if let Some(handling) = x.get("contentHandling").and_then(Value::as_str) {
+            differences.push(format!("contentHandling {handling} not applied: bodies pass as they are"));
+        }
+    }
+    parameters(x, proxy, &mut out, &mut differences);
+    Ok(Ok(Mapped { integration: Value::Object(out), differences }))
+}
+
+/// HTTP APIs' parameter mapping (`append:header.x`) is Tollgate's; REST's `integration.request.*` is not.
+fn parameters(x: &Value, proxy: bool, out: &mut Map<String, Value>, differences: &mut Vec<String>) {
+    if let Some(request) = x.get("requestParameters").and_then(Value::as_object) {
+        let (http, rest): (Map<String, Value>, Map<String, Value>) =
+            request.clone().into_iter().partition(|(k, _)| k.contains(':'));
+        if !http.is_empty() {
+            out.insert("requestParameters".into(), Value::Object(http));
+        }
+        if !rest.is_empty() {
+            let keys: Vec<&str> = rest.keys().map(String::as_str).collect();
+            differences.push(format!("requestParameters not applied: {}", keys.join(", ")));
+        }
+    }
+    if let Some(response) = x.get("responseParameters").filter(|_| proxy) {
+        out.insert("responseParameters".into(), response.clone());
+    }
+}
+
+/// A REST mock answers what its request template's `statusCode` selects: the integration response with that
+/// status (or the default), its literal header values and its response template as the body. Templates must be
+/// plain text: Tollgate's mocks do not run Velocity.
+fn mock(x: &Value, mut differences: Vec<String>) -> Result<Mapped, String> {
+    let dynamic = |t: &str| t.contains('$') || t.contains('#');
+    let request = x.pointer("/requestTemplates/application~1json").and_then(Value::as_str).unwrap_or("");
+    if dynamic(request) {
+        return Err("a mock whose request template runs Velocity: Tollgate's mocks answer fixed text".to_owned());
+    }
+    let status: Option<u64> = serde_json::from_str::<Value>(request).ok().and_then(|t| t.get("statusCode")?.as_u64());
+    let responses = x.get("responses").and_then(Value::as_object);
+    let status_of = |r: &Value| match r.get("statusCode") {
+        Some(Value::String(s)) => s.parse::<u64>().ok(),
+        Some(v) => v.as_u64(),
+        None => None,
+    };
+    let chosen = responses.and_then(|all| {
+        let by_status = status.and_then(|s| all.values().find(|r| status_of(r) == Some(s)));
+        by_status.or_else(|| all.get("default"))
+    });
+    let mut out = json!({ "type": "mock" });
+    let Some(response) = chosen else {
+        // API Gateway answers a mock without a matching integration response with its 500.
+        return Err("a mock without an integration response for its status".to_owned());
+    };
+    let code = status_of(response).unwrap_or(200);
+    if code != 200 {
+        out["statusCode"] = code.into();
+    }
+    let mut headers = Map::new();
+    for (key, value) in response.get("responseParameters").and_then(Value::as_object).into_iter().flatten() {
+        let name = key.strip_prefix("method.response.header.").unwrap_or(key);
+        match value.as_str().and_then(|v| v.strip_prefix('\'')?.strip_suffix('\'')) {
+            Some(literal) => {
+                headers.insert(name.to_owned(), literal.into());
+            }
+            None => differences.push(format!("header {name} not mapped: a mock's headers are literal")),
+        }
+    }
+    if !headers.is_empty() {
+        out["headers"] = Value::Object(headers);
+    }
+    let templates = response.get("responseTemplates").and_then(Value::as_object);
+    if let Some((_, body)) = templates.and_then(|t| t.iter().next()) {
+        let body = body.as_str().unwrap_or("");
+        if dynamic(body) {
+            return Err("a mock whose response template runs Velocity: Tollgate's mocks answer fixed text".to_owned());
+        }
+        if !body.is_empty() {
+            out["body"] = body.into();
+        }
+    }
+    Ok(Mapped { integration: out, differences })
+}
+
+/// A function ARN with placeholders nobody filled becomes the name they leave: `...:function:orders` is
+/// `orders`, `${OrdersFunction.Arn}` is the template's `OrdersFunction` (what `sam local` calls it too).
+pub(super) fn function_name(function: &str, differences: &mut Vec<String>) -> String {
+    let unfilled = function.match_indices("${").any(|(at, _)| !function[at + 2..].starts_with("stageVariables."));
+    if !unfilled {
+        return function.to_owned();
+    }
+    let name = match function.rsplit_once(":function:") {
+        Some((_, name)) if !name.contains("${") => name.to_owned(),
+        _ => function.trim_start_matches("${").trim_end_matches('}').trim_end_matches(".Arn").to_owned(),
+    };
+    differences.push(format!("the function is {name}: {function} has placeholders nobody filled"));
+    name
+}
+
+/// The function of a Lambda invocation URI
+/// (`arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations`).
+pub(super) fn lambda_function(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("arn:")?;
+    let (_, rest) = rest.split_once(":apigateway:")?;
+    let (_, rest) = rest.split_once(":lambda:path/")?;
+    let (_, function) = rest.split_once("/functions/")?;
+    let function = function.strip_suffix("/invocations")?;
+    (!function.is_empty()).then(|| function.to_owned())
+}
