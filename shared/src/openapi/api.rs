@@ -130,10 +130,20 @@ fn models(doc: &Document) -> Result<Map<String, Value>, ImportError> {
         _ => (doc.root.pointer("/components/schemas"), "/components/schemas"),
     };
     let mut models = Map::new();
+    let names: Vec<&String> = schemas.and_then(Value::as_object).into_iter().flatten().map(|(n, _)| n).collect();
     for (name, schema) in schemas.and_then(Value::as_object).into_iter().flatten() {
         let pointer = format!("{base}/{}", token(name));
         check_schema_refs(&doc.root, schema, &pointer)?;
         let mut schema = schema.clone();
+        let own = schema.get("definitions").cloned().unwrap_or_default();
+        // `#/definitions/Pet` and `#/components/schemas/Pet` are both the model `Pet`: written by its name, a
+        // reference reads the same whichever format the definition is exported to next.
+        rewrite_refs(&mut schema, &|target| {
+            let name =
+                target.strip_prefix("#/definitions/").or_else(|| target.strip_prefix("#/components/schemas/"))?;
+            let own = target.starts_with("#/definitions/") && own.get(name).is_some();
+            (names.iter().any(|n| *n == name) && !own).then(|| name.to_owned())
+        });
         if doc.version == Version::OpenApi31
             && let Some(object) = schema.as_object_mut()
         {
@@ -142,6 +152,27 @@ fn models(doc: &Document) -> Result<Map<String, Value>, ImportError> {
         models.insert(name.clone(), schema);
     }
     Ok(models)
+}
+
+/// Rewrites the `$ref`s of a schema that `rewrite` has a new target for.
+pub(super) fn rewrite_refs(schema: &mut Value, rewrite: &dyn Fn(&str) -> Option<String>) {
+    match schema {
+        Value::Object(object) => {
+            for (key, value) in object.iter_mut() {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(target)) => {
+                        if let Some(new) = rewrite(target) {
+                            *target = new;
+                        }
+                    }
+                    (key, _) if DATA_KEYWORDS.contains(&key) => {}
+                    (_, value) => rewrite_refs(value, rewrite),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rewrite_refs(item, rewrite)),
+        _ => {}
+    }
 }
 
 /// Every `$ref` in a schema leads somewhere in the document.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{ImportOptions, import, token};
+use super::{ImportOptions, api, import, token};
 use crate::route_key::{RouteKey, Segment};
 
 /// The root member holding what only Tollgate has.
@@ -87,7 +87,16 @@ fn standard(object: &Map<String, Value>, http: bool, format: ExportFormat) -> Re
         doc[ext("api-key-source")] = source.clone();
     }
     if let Some(models) = models {
-        let models = models.iter().map(|(n, m)| (n.clone(), strip_schema_uri(m, modern))).collect();
+        let base = if swagger { "#/definitions/" } else { "#/components/schemas/" };
+        let to_model = |target: &str| models.contains_key(target).then(|| format!("{base}{target}"));
+        let models = models
+            .iter()
+            .map(|(n, m)| {
+                let mut m = strip_schema_uri(m, modern);
+                api::rewrite_refs(&mut m, &to_model);
+                (n.clone(), m)
+            })
+            .collect();
         if swagger {
             doc["definitions"] = Value::Object(models);
         } else {

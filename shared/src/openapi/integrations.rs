@@ -130,7 +130,9 @@ pub(super) fn integration(
     Ok(Ok(Mapped { integration: Value::Object(out), differences }))
 }
 
-/// HTTP APIs' parameter mapping (`append:header.x`) is Tollgate's; REST's `integration.request.*` is not.
+/// HTTP APIs' parameter mapping (`append:header.x`) is Tollgate's. Of REST's `integration.request.*`, a path
+/// parameter passed on under its own name is what Tollgate does anyway (`{proxy}` in the URL is the route's
+/// `{proxy}`); the rest is not applied.
 fn parameters(x: &Value, proxy: bool, out: &mut Map<String, Value>, differences: &mut Vec<String>) {
     if let Some(request) = x.get("requestParameters").and_then(Value::as_object) {
         let (http, rest): (Map<String, Value>, Map<String, Value>) =
@@ -138,8 +140,12 @@ fn parameters(x: &Value, proxy: bool, out: &mut Map<String, Value>, differences:
         if !http.is_empty() {
             out.insert("requestParameters".into(), Value::Object(http));
         }
-        if !rest.is_empty() {
-            let keys: Vec<&str> = rest.keys().map(String::as_str).collect();
+        let same_path = |key: &str, value: &Value| {
+            let name = key.strip_prefix("integration.request.path.");
+            name.is_some_and(|n| value.as_str() == Some(&format!("method.request.path.{n}")))
+        };
+        let keys: Vec<&str> = rest.iter().filter(|(k, v)| !same_path(k, v)).map(|(k, _)| k.as_str()).collect();
+        if !keys.is_empty() {
             differences.push(format!("requestParameters not applied: {}", keys.join(", ")));
         }
     }

@@ -79,7 +79,8 @@ pub(super) fn operations(
             if let Some(validator) = operation.get("x-amazon-apigateway-request-validator").and_then(Value::as_str) {
                 route.insert("requestValidator".into(), validator.into());
             }
-            let context = Context { doc, item, operation, pointer: &pointer, key: &key };
+            let params = parsed.param_names().collect();
+            let context = Context { doc, item, operation, pointer: &pointer, key: &key, params };
             request(&context, definition, &mut route, &mut differences)?;
             routes.insert(key.clone(), Value::Object(route));
             line(if differences.is_empty() { Outcome::Runs } else { Outcome::RunsWithDifferences { differences } });
@@ -168,6 +169,8 @@ struct Context<'a> {
     operation: &'a Value,
     pointer: &'a str,
     key: &'a str,
+    /// The route's path parameters.
+    params: Vec<&'a str>,
 }
 
 /// Required parameters and body models: path-level parameters, overridden by the operation's; Swagger's
@@ -198,6 +201,9 @@ fn request(
         let name = parameter.get("name").and_then(Value::as_str).unwrap_or("");
         let needed = parameter.get("required").and_then(Value::as_bool).unwrap_or(false);
         let place = match parameter.get("in").and_then(Value::as_str).unwrap_or("") {
+            // A path parameter of the route is always there: requiring it says nothing (and OpenAPI declares
+            // every one, so the import would not be canonical if it kept them).
+            "path" if context.params.contains(&name) => continue,
             "path" => "path",
             "query" => "querystring",
             "header" => "header",
