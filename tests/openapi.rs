@@ -239,6 +239,10 @@ fn own_definitions_map_every_extension() {
     let outcome = |operation: &str| {
         rest.report.operations.iter().find(|l| l.operation == operation).map(|l| l.outcome.clone()).expect(operation)
     };
+    assert_eq!(
+        routes["GET /teapot"]["integration"]["responses"]["4\\d{2}"]["statusCode"], "418",
+        "a mock's templates kept"
+    );
     assert!(matches!(outcome("PUT /orders"), Outcome::Unsupported { reason } if reason.contains("dynamodb")));
     assert!(matches!(outcome("GET /private"), Outcome::Unsupported { reason } if reason.contains("VPC_LINK")));
     assert!(matches!(outcome("GET /admin"), Outcome::Unsupported { reason } if reason.contains("IAM")));
@@ -305,6 +309,13 @@ async fn imports_answer_through_serve_openapi() {
     let pets = format!("http://{}/pets?limit=1", server.addr);
     let refused = Reply::of(client.get(&pets).header("authorization", "Basic abc")).await;
     assert_eq!((refused.status, refused.json()), (401, json!({ "message": "Unauthorized" })));
+    // A mock with templates: the request template picks the status, the integration response answers it.
+    let teapot = |brew: &str| client.get(format!("http://{}/teapot?brew={brew}", server.addr));
+    let tea = Reply::of(teapot("tea")).await;
+    assert_eq!((tea.status, tea.json()), (418, json!({ "message": "I'm a teapot" })));
+    assert_eq!(tea.header("x-pot"), Some("tea"));
+    let coffee = Reply::of(teapot("coffee")).await;
+    assert_eq!((coffee.status, coffee.json()), (200, json!({ "brewed": "coffee" })));
     let status = Reply::of(client.get(format!("http://{}/status", server.addr))).await;
     assert_eq!(status.status, 401, "the REQUEST authorizer's identity sources are missing");
 }

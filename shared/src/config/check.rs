@@ -112,7 +112,7 @@ pub(super) fn compile_route(
             let timeout = check_timeout(*timeout_ms)?;
             IntegrationSpec::Http { url: pieces, method, timeout, append_path, mapping: mapping(route, vars, api)? }
         }
-        IntegrationFile::Mock { status_code, headers, body } => {
+        IntegrationFile::Mock { status_code, headers, body, .. } => {
             let status = StatusCode::from_u16(*status_code)
                 .ok()
                 .filter(|s| (200..=599).contains(&s.as_u16()))
@@ -125,7 +125,13 @@ pub(super) fn compile_route(
                     .map_err(|_| format!("header {name}: value {value:?} is not valid"))?;
                 map.append(name, value);
             }
-            IntegrationSpec::Mock { status, headers: map, body: bytes::Bytes::from(body.clone()) }
+            let mapping = mapping(route, vars, api)?;
+            if mapping.is_some() && (status.as_u16() != 200 || !headers.is_empty() || !body.is_empty()) {
+                return Err("a mock with templates answers from its responses: statusCode, headers and body are a \
+                            fixed mock's"
+                    .to_owned());
+            }
+            IntegrationSpec::Mock { status, headers: map, body: bytes::Bytes::from(body.clone()), mapping }
         }
     };
     if let Some(t) = &route.throttle {

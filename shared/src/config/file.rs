@@ -319,6 +319,8 @@ pub enum IntegrationFile {
         #[serde(default)]
         response_parameters: ResponseParametersFile,
     },
+    /// A fixed answer; or, REST only, REST's mock with templates: the request template's `statusCode`
+    /// selects an integration response, which answers (`docs/mapping-templates.md`).
     #[serde(rename_all = "camelCase")]
     Mock {
         #[serde(default = "default_mock_status")]
@@ -327,6 +329,14 @@ pub enum IntegrationFile {
         headers: BTreeMap<String, String>,
         #[serde(default)]
         body: String,
+        #[serde(default)]
+        passthrough_behavior: Option<Passthrough>,
+        /// Media type to request template; what it renders is JSON with the `statusCode`.
+        #[serde(default)]
+        request_templates: BTreeMap<String, String>,
+        /// `default` or a `selectionPattern` over the status code, to the integration response it selects.
+        #[serde(default)]
+        responses: Option<BTreeMap<String, IntegrationResponseFile>>,
     },
 }
 

@@ -61,7 +61,7 @@ pub struct MappingFile<'a> {
 }
 
 impl super::file::IntegrationFile {
-    /// The mapping settings of a `lambda` or `http` integration; `None` for a mock.
+    /// The mapping settings of an integration (a mock's are there when it has templates or responses).
     pub fn mapping(&self) -> Option<MappingFile<'_>> {
         match self {
             Self::Lambda { proxy, passthrough_behavior, request_templates, responses, .. }
@@ -71,7 +71,15 @@ impl super::file::IntegrationFile {
                 request_templates,
                 responses: responses.as_ref(),
             }),
-            Self::Mock { .. } => None,
+            Self::Mock { passthrough_behavior, request_templates, responses, .. } => {
+                let templated = passthrough_behavior.is_some() || !request_templates.is_empty() || responses.is_some();
+                Some(MappingFile {
+                    proxy: !templated,
+                    passthrough_behavior: *passthrough_behavior,
+                    request_templates,
+                    responses: responses.as_ref(),
+                })
+            }
         }
     }
 }
@@ -80,8 +88,7 @@ impl super::spec::IntegrationSpec {
     /// A REST non-proxy integration's mapping; `None` for a proxy integration or a mock.
     pub fn mapping(&self) -> Option<&Arc<MappingSpec>> {
         match self {
-            Self::Lambda { mapping, .. } | Self::Http { mapping, .. } => mapping.as_ref(),
-            Self::Mock { .. } => None,
+            Self::Lambda { mapping, .. } | Self::Http { mapping, .. } | Self::Mock { mapping, .. } => mapping.as_ref(),
         }
     }
 }

@@ -37,12 +37,7 @@ pub enum PayloadVersion {
 #[derive(Debug, Clone)]
 pub enum IntegrationSpec {
     /// `mapping`: a REST non-proxy integration's templates and responses; `None`: a proxy integration.
-    Lambda {
-        function: String,
-        payload: PayloadVersion,
-        timeout: Duration,
-        mapping: Option<Arc<MappingSpec>>,
-    },
+    Lambda { function: String, payload: PayloadVersion, timeout: Duration, mapping: Option<Arc<MappingSpec>> },
     /// `append_path`: a `$default` or greedy route whose URL names no path parameter sends the request's path
     /// after the URL, as API Gateway does.
     Http {
@@ -52,11 +47,8 @@ pub enum IntegrationSpec {
         append_path: bool,
         mapping: Option<Arc<MappingSpec>>,
     },
-    Mock {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: bytes::Bytes,
-    },
+    /// `mapping`: REST's mock with templates, answering from its integration responses.
+    Mock { status: StatusCode, headers: HeaderMap, body: bytes::Bytes, mapping: Option<Arc<MappingSpec>> },
 }
 
 /// One route, ready to serve.

@@ -75,7 +75,7 @@ impl Integration {
                     *append_path,
                 )))
             }
-            IntegrationSpec::Mock { status, headers, body } => {
+            IntegrationSpec::Mock { status, headers, body, .. } => {
                 Self::Mock(mock::MockIntegration::new(*status, headers.clone(), body.clone()))
             }
         };
@@ -88,7 +88,11 @@ impl Integration {
 
     /// Whether calling it reaches a backend (a mock does not: API Gateway reports no integration latency).
     pub fn is_backend(&self) -> bool {
-        !matches!(self, Self::Mock(_))
+        match self {
+            Self::Mock(_) => false,
+            Self::Mapped(mapped) => mapped.is_backend(),
+            Self::Lambda(_) | Self::Http(_) => true,
+        }
     }
 
     pub async fn call(&self, call: IntegrationCall<'_>) -> Result<GatewayResponse, GatewayError> {

@@ -66,6 +66,11 @@ impl Mapped {
         Self { backend, mapping, stage_variables: OnceLock::new() }
     }
 
+    /// Whether a backend is behind the mapping (not a mock).
+    pub fn is_backend(&self) -> bool {
+        self.backend.is_backend()
+    }
+
     pub async fn call(&self, call: IntegrationCall<'_>) -> Result<GatewayResponse, GatewayError> {
         let recipient = Recipient::Integration { authorized: call.authorized, api_key: call.api_key };
         let params = proxy::template_params(call.request, call.matched, call.context, recipient)
@@ -96,8 +101,17 @@ impl Mapped {
                 let answer = http.send(&call, outgoing).await?;
                 Answer { selector: answer.status.as_str().to_owned(), headers: answer.headers, body: answer.body }
             }
-            Integration::Mock(_) | Integration::Mapped(_) => {
-                return Err(GatewayError::Internal("a mapping is only over a Lambda or HTTP integration".into()));
+            // REST's mock: what the request template rendered names the status, and integration responses are
+            // selected by it, as an HTTP backend's status selects them.
+            Integration::Mock(_) => {
+                let status = serde_json::from_slice::<Value>(&payload).ok().and_then(|v| v.get("statusCode")?.as_u64());
+                let status = status.ok_or_else(|| {
+                    GatewayError::MappingFailed("a mock's request template must render {\"statusCode\": N}".into())
+                })?;
+                Answer { selector: status.to_string(), headers: HeaderMap::new(), body: Bytes::new() }
+            }
+            Integration::Mapped(_) => {
+                return Err(GatewayError::Internal("a mapping is over one integration".into()));
             }
         };
         self.respond(call.request, &answer, &inputs)

@@ -344,8 +344,21 @@ fn integration(integration: &Value, http: bool) -> Option<Value> {
     Some(x)
 }
 
-/// A mock as REST writes one: the request template picks the status, the integration response answers it.
+/// A mock as REST writes one: the request template picks the status, the integration response answers it. One
+/// with templates of its own keeps them.
 fn mock(object: &Map<String, Value>) -> Value {
+    if object.contains_key("requestTemplates") || object.contains_key("responses") {
+        let mut x = json!({ "type": "mock" });
+        for key in ["requestTemplates", "responses"] {
+            if let Some(value) = object.get(key) {
+                x[key] = value.clone();
+            }
+        }
+        if let Some(behavior) = object.get("passthroughBehavior").and_then(Value::as_str) {
+            x["passthroughBehavior"] = behavior.to_ascii_lowercase().into();
+        }
+        return x;
+    }
     let status = object.get("statusCode").and_then(Value::as_u64).unwrap_or(200);
     let mut response = json!({ "statusCode": status.to_string() });
     let headers = object.get("headers").and_then(Value::as_object);

@@ -42,6 +42,7 @@ pub(super) fn integration(
     root: &Value,
     operation: &Value,
     pointer: &str,
+    http_api: bool,
 ) -> Result<Result<Mapped, String>, ImportError> {
     let Some(found) = operation.get("x-amazon-apigateway-integration") else {
         return Ok(Err("no x-amazon-apigateway-integration".to_owned()));
@@ -96,7 +97,8 @@ pub(super) fn integration(
                 out.insert("method".into(), method.into());
             }
         }
-        "mock" => return Ok(mock(x, differences)),
+        "mock" if http_api => return Ok(Err("a mock: HTTP APIs have no mock integrations".to_owned())),
+        "mock" => return Ok(Ok(mock(x, differences))),
         "" => return Err(ImportError::at(format!("{pointer}/type"), "the integration has no type")),
         other => {
             return Err(ImportError::at(
@@ -154,59 +156,68 @@ fn parameters(x: &Value, proxy: bool, out: &mut Map<String, Value>, differences:
     }
 }
 
-/// A REST mock answers what its request template's `statusCode` selects: the integration response with that
-/// status (or the default), its literal header values and its response template as the body. Templates must be
-/// plain text: Tollgate's mocks do not run Velocity.
-fn mock(x: &Value, mut differences: Vec<String>) -> Result<Mapped, String> {
-    let dynamic = |t: &str| t.contains('$') || t.contains('#');
-    let request = x.pointer("/requestTemplates/application~1json").and_then(Value::as_str).unwrap_or("");
-    if dynamic(request) {
-        return Err("a mock whose request template runs Velocity: Tollgate's mocks answer fixed text".to_owned());
+/// A REST mock. One that answers fixed text (a static request template naming the status, one integration
+/// response with literal headers and a static template, the CORS preflight's shape) becomes Tollgate's fixed mock;
+/// any other keeps its request templates and responses, as REST runs them.
+fn mock(x: &Value, differences: Vec<String>) -> Mapped {
+    match fixed_mock(x) {
+        Some(integration) => Mapped { integration, differences },
+        None => {
+            let mut out = json!({ "type": "mock" });
+            for key in ["requestTemplates", "responses"] {
+                if let Some(value) = x.get(key) {
+                    out[key] = value.clone();
+                }
+            }
+            if let Some(behavior) = x.get("passthroughBehavior").and_then(Value::as_str) {
+                out["passthroughBehavior"] = behavior.to_ascii_uppercase().into();
+            }
+            Mapped { integration: out, differences }
+        }
     }
-    let status: Option<u64> = serde_json::from_str::<Value>(request).ok().and_then(|t| t.get("statusCode")?.as_u64());
-    let responses = x.get("responses").and_then(Value::as_object);
-    let status_of = |r: &Value| match r.get("statusCode") {
-        Some(Value::String(s)) => s.parse::<u64>().ok(),
-        Some(v) => v.as_u64(),
-        None => None,
+}
+
+fn fixed_mock(x: &Value) -> Option<Value> {
+    let dynamic = |t: &str| t.contains('$') || t.contains('#');
+    let templates = x.get("requestTemplates").and_then(Value::as_object)?;
+    let [(_, request)] = templates.iter().collect::<Vec<_>>()[..] else { return None };
+    let request = request.as_str().filter(|t| !dynamic(t))?;
+    let status = serde_json::from_str::<Value>(request).ok()?.get("statusCode")?.as_u64()?;
+    let responses = x.get("responses").and_then(Value::as_object)?;
+    let [(_, response)] = responses.iter().collect::<Vec<_>>()[..] else { return None };
+    let code = match response.get("statusCode") {
+        Some(Value::String(s)) => s.parse::<u64>().ok()?,
+        Some(v) => v.as_u64()?,
+        None => return None,
     };
-    let chosen = responses.and_then(|all| {
-        let by_status = status.and_then(|s| all.values().find(|r| status_of(r) == Some(s)));
-        by_status.or_else(|| all.get("default"))
-    });
+    if code != status {
+        return None;
+    }
     let mut out = json!({ "type": "mock" });
-    let Some(response) = chosen else {
-        // API Gateway answers a mock without a matching integration response with its 500.
-        return Err("a mock without an integration response for its status".to_owned());
-    };
-    let code = status_of(response).unwrap_or(200);
     if code != 200 {
         out["statusCode"] = code.into();
     }
     let mut headers = Map::new();
     for (key, value) in response.get("responseParameters").and_then(Value::as_object).into_iter().flatten() {
-        let name = key.strip_prefix("method.response.header.").unwrap_or(key);
-        match value.as_str().and_then(|v| v.strip_prefix('\'')?.strip_suffix('\'')) {
-            Some(literal) => {
-                headers.insert(name.to_owned(), literal.into());
-            }
-            None => differences.push(format!("header {name} not mapped: a mock's headers are literal")),
-        }
+        let name = key.strip_prefix("method.response.header.")?;
+        let literal = value.as_str()?.strip_prefix('\'')?.strip_suffix('\'')?;
+        headers.insert(name.to_owned(), literal.into());
     }
     if !headers.is_empty() {
         out["headers"] = Value::Object(headers);
     }
     let templates = response.get("responseTemplates").and_then(Value::as_object);
-    if let Some((_, body)) = templates.and_then(|t| t.iter().next()) {
-        let body = body.as_str().unwrap_or("");
-        if dynamic(body) {
-            return Err("a mock whose response template runs Velocity: Tollgate's mocks answer fixed text".to_owned());
+    match templates.map(|t| t.iter().collect::<Vec<_>>()).as_deref() {
+        None | Some([]) => {}
+        Some([(_, body)]) => {
+            let body = body.as_str().filter(|b| !dynamic(b))?;
+            if !body.is_empty() {
+                out["body"] = body.into();
+            }
         }
-        if !body.is_empty() {
-            out["body"] = body.into();
-        }
+        Some(_) => return None,
     }
-    Ok(Mapped { integration: out, differences })
+    Some(out)
 }
 
 /// A function ARN with placeholders nobody filled becomes the name they leave: `...:function:orders` is

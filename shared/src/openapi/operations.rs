@@ -62,7 +62,7 @@ pub(super) fn operations(
                 ));
             }
             let mut differences = Vec::new();
-            let mapped = match integrations::integration(root, operation, &pointer)? {
+            let mapped = match integrations::integration(root, operation, &pointer, api::is_http(doc))? {
                 Ok(mapped) => mapped,
                 Err(reason) => {
                     line(Outcome::Unsupported { reason });

@@ -113,6 +113,7 @@ impl WebSocketApi {
                 status: http::StatusCode::OK,
                 headers: http::HeaderMap::new(),
                 body: bytes::Bytes::new(),
+                mapping: None,
             },
             api_key_required: spec.connect.api_key_required,
             throttle: None,
