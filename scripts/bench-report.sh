@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 cargo bench -p tollgate-core --bench pipeline -- --quiet >/dev/null
 # The browser bench prints compression ratios and reply sizes on stderr.
 cargo bench -p tollgate-core --bench browser -- --quiet 2>&1 >/dev/null | grep -E "^(ratio|reply) "
+cargo bench -p tollgate-core --bench openapi -- --quiet >/dev/null
 python3 - <<'PY'
 import json
 def median_us(group, name):
@@ -31,4 +32,9 @@ for entry in sorted(os.listdir("target/criterion/codec")):
         continue
     t = median_us("codec", entry)
     print(f"codec {entry:16} {t:7.1f} us ({t / plain:.2f}x the plain reply)")
+parse = median_us("openapi", "parse")
+print(f"OpenAPI fixture parsed:   {parse:7.1f} us (baseline)")
+for name in ["import", "load", "export"]:
+    t = median_us("openapi", name)
+    print(f"OpenAPI {name:17} {t:7.1f} us ({t / parse:.2f}x)")
 PY

@@ -33,7 +33,7 @@ for arg in "$@"; do
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(event route definition iam_policy lambda_reply coding templates jwt websocket admin validation velocity)
+  targets=(event route definition iam_policy lambda_reply coding templates jwt websocket admin validation velocity openapi)
 fi
 
 # base64url without padding, of stdin.
@@ -64,6 +64,11 @@ seed() {
       cp ../examples/hello/gateway.yaml "$dir/example.yaml"
       cp ../deploy/gateway.yaml "$dir/deploy.yaml"
       cp ../tests/fixtures/*.yaml "$dir"/
+      ;;
+    openapi)
+      cp ../tests/fixtures/openapi/*.yaml "$dir"/
+      # The real definitions, when the corpus is beside the repository (a clone has none).
+      if [ -d ../../shared/corpus/openapi ]; then cp ../../shared/corpus/openapi/0* "$dir"/; fi
       ;;
     iam_policy | lambda_reply) cp ../events/authorizer-response-*.json "$dir"/ ;;
     route) printf '\x00/pets/42' >"$dir/pets"; printf '\x83/files/a%%2Fb/c' >"$dir/files" ;;
