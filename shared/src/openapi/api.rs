@@ -17,6 +17,23 @@ use super::{
 /// Keywords whose values are data, not schemas: a `$ref` inside them is not a reference.
 const DATA_KEYWORDS: [&str; 5] = ["enum", "const", "default", "examples", "example"];
 
+/// A Lambda authorizer's fields in `x-amazon-apigateway-authorizer` and in the definition (export reads it
+/// backwards).
+pub(super) const AUTHORIZER_FIELDS: [(&str, &str); 4] = [
+    ("authorizerResultTtlInSeconds", "resultTtlSeconds"),
+    ("identityValidationExpression", "identityValidationExpression"),
+    ("authorizerPayloadFormatVersion", "payloadFormatVersion"),
+    ("enableSimpleResponses", "simpleResponses"),
+];
+
+/// An identity source in REST's spelling and in Tollgate's (export reads it backwards).
+pub(super) const IDENTITY_SPELLINGS: [(&str, &str); 4] = [
+    ("method.request.header.", "$request.header."),
+    ("method.request.querystring.", "$request.querystring."),
+    ("context.", "$context."),
+    ("stageVariables.", "$stageVariables."),
+];
+
 /// What a security scheme means to an operation that requires it.
 #[derive(Debug, Clone)]
 pub(super) enum Scheme {
@@ -315,12 +332,7 @@ fn lambda_authorizer(
     if !sources.is_empty() && sources != ["$request.header.Authorization"] {
         out["identitySources"] = sources.into();
     }
-    for (from, to) in [
-        ("authorizerResultTtlInSeconds", "resultTtlSeconds"),
-        ("identityValidationExpression", "identityValidationExpression"),
-        ("authorizerPayloadFormatVersion", "payloadFormatVersion"),
-        ("enableSimpleResponses", "simpleResponses"),
-    ] {
+    for (from, to) in AUTHORIZER_FIELDS {
         if let Some(value) = authorizer.get(from) {
             out[to] = value.clone();
         }
@@ -375,12 +387,7 @@ pub(super) fn identity_sources(value: Option<&Value>) -> Vec<String> {
     items
         .into_iter()
         .map(|source| {
-            for (rest, prefix) in [
-                ("method.request.header.", "$request.header."),
-                ("method.request.querystring.", "$request.querystring."),
-                ("context.", "$context."),
-                ("stageVariables.", "$stageVariables."),
-            ] {
+            for (rest, prefix) in IDENTITY_SPELLINGS {
                 if let Some(name) = source.strip_prefix(rest) {
                     return format!("{prefix}{name}");
                 }

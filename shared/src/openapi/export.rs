@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{ImportOptions, api, import, token};
+use super::{ImportOptions, api, import, integrations, token};
 use crate::route_key::{RouteKey, Segment};
 
 /// The root member holding what only Tollgate has.
@@ -200,12 +200,7 @@ fn security_scheme(authorizer: &Value, http: bool) -> Value {
                 "authorizerUri": lambda_uri(function),
                 "identitySource": sources.join(", "),
             });
-            for (from, to) in [
-                ("resultTtlSeconds", "authorizerResultTtlInSeconds"),
-                ("identityValidationExpression", "identityValidationExpression"),
-                ("payloadFormatVersion", "authorizerPayloadFormatVersion"),
-                ("simpleResponses", "enableSimpleResponses"),
-            ] {
+            for (to, from) in api::AUTHORIZER_FIELDS {
                 if let Some(value) = authorizer.get(from) {
                     x[to] = value.clone();
                 }
@@ -219,12 +214,7 @@ fn security_scheme(authorizer: &Value, http: bool) -> Value {
 /// Tollgate's `$request.header.X` in REST's spelling, `method.request.header.X`.
 fn rest_source(source: Option<&Value>) -> String {
     let source = source.and_then(Value::as_str).unwrap_or("$request.header.Authorization");
-    for (from, to) in [
-        ("$request.header.", "method.request.header."),
-        ("$request.querystring.", "method.request.querystring."),
-        ("$context.", "context."),
-        ("$stageVariables.", "stageVariables."),
-    ] {
+    for (to, from) in api::IDENTITY_SPELLINGS {
         if let Some(name) = source.strip_prefix(from) {
             return format!("{to}{name}");
         }
@@ -348,16 +338,8 @@ fn integration(integration: &Value, http: bool) -> Option<Value> {
 /// with templates of its own keeps them.
 fn mock(object: &Map<String, Value>) -> Value {
     if object.contains_key("requestTemplates") || object.contains_key("responses") {
-        let mut x = json!({ "type": "mock" });
-        for key in ["requestTemplates", "responses"] {
-            if let Some(value) = object.get(key) {
-                x[key] = value.clone();
-            }
-        }
-        if let Some(behavior) = object.get("passthroughBehavior").and_then(Value::as_str) {
-            x["passthroughBehavior"] = behavior.to_ascii_lowercase().into();
-        }
-        return x;
+        // An export spells the passthrough behaviour in lower case, as API Gateway's does.
+        return integrations::templated_mock(object, str::to_ascii_lowercase);
     }
     let status = object.get("statusCode").and_then(Value::as_u64).unwrap_or(200);
     let mut response = json!({ "statusCode": status.to_string() });

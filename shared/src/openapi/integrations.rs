@@ -163,18 +163,25 @@ fn mock(x: &Value, differences: Vec<String>) -> Mapped {
     match fixed_mock(x) {
         Some(integration) => Mapped { integration, differences },
         None => {
-            let mut out = json!({ "type": "mock" });
-            for key in ["requestTemplates", "responses"] {
-                if let Some(value) = x.get(key) {
-                    out[key] = value.clone();
-                }
-            }
-            if let Some(behavior) = x.get("passthroughBehavior").and_then(Value::as_str) {
-                out["passthroughBehavior"] = behavior.to_ascii_uppercase().into();
-            }
-            Mapped { integration: out, differences }
+            let x = x.as_object().cloned().unwrap_or_default();
+            Mapped { integration: templated_mock(&x, str::to_ascii_uppercase), differences }
         }
     }
+}
+
+/// A mock with its request templates, responses and passthrough behaviour (spelled by `case`), in either
+/// direction: the extension's and the definition's fields have the same names.
+pub(super) fn templated_mock(x: &Map<String, Value>, case: fn(&str) -> String) -> Value {
+    let mut out = json!({ "type": "mock" });
+    for key in ["requestTemplates", "responses"] {
+        if let Some(value) = x.get(key) {
+            out[key] = value.clone();
+        }
+    }
+    if let Some(behavior) = x.get("passthroughBehavior").and_then(Value::as_str) {
+        out["passthroughBehavior"] = case(behavior).into();
+    }
+    out
 }
 
 fn fixed_mock(x: &Value) -> Option<Value> {

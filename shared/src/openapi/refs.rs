@@ -24,7 +24,8 @@ pub(super) fn follow<'a>(root: &'a Value, value: &'a Value, pointer: &str) -> Re
         let Some(fragment) = target.strip_prefix('#') else {
             return Err(ImportError::at(at, format!("$ref {target:?} points outside this document; import one file")));
         };
-        let fragment = percent_decode(fragment);
+        // References to paths are often written URL-encoded (`%7Bid%7D`).
+        let fragment = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy().into_owned();
         if seen.contains(&fragment) || seen.len() == MAX_HOPS {
             seen.push(fragment);
             return Err(ImportError::at(at, format!("$ref cycle: {}", seen.join(" -> "))));
@@ -36,30 +37,6 @@ pub(super) fn follow<'a>(root: &'a Value, value: &'a Value, pointer: &str) -> Re
         here = fragment;
     }
     Ok((current, here))
-}
-
-/// `%7B` to `{`: references to paths are often written URL-encoded.
-fn percent_decode(text: &str) -> String {
-    if !text.contains('%') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
