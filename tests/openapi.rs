@@ -274,6 +274,21 @@ fn own_definitions_map_every_extension() {
     assert_eq!(http.report.counts(), [4, 0, 0]);
     loads(d);
 
+    // The operation's own x-amazon-apigateway-auth: AWS_IAM cannot run, NONE lifts the API's security.
+    let auth = |kind: &str| {
+        let text = format!(
+            "swagger: '2.0'\nsecurity: [{{ key: [] }}]\nsecurityDefinitions: {{ key: {{ type: apiKey, name: x-api-key, in: header }} }}\n\
+             paths:\n  /a:\n    get:\n      x-amazon-apigateway-auth: {{ type: {kind} }}\n      \
+             x-amazon-apigateway-integration: {{ type: http_proxy, httpMethod: GET, uri: 'https://a.example.com/' }}\n"
+        );
+        openapi::import(&text, &ImportOptions::default()).expect("imports")
+    };
+    assert!(
+        matches!(&auth("AWS_IAM").report.operations[0].outcome, Outcome::Unsupported { reason } if reason.contains("AWS_IAM"))
+    );
+    assert!(auth("NONE").definition["routes"]["GET /a"].get("apiKeyRequired").is_none());
+    assert_eq!(auth("CUSTOM").definition["routes"]["GET /a"]["apiKeyRequired"], true);
+
     let sam = import_file(&fixture("sam-template.yaml"), &[]);
     assert_eq!(sam.definition["name"], "hello-prod", "!Sub with a parameter's default");
     assert_eq!(sam.definition["routes"]["GET /hello/{name}"]["integration"]["function"], "HelloFunction");
@@ -422,6 +437,10 @@ fn bad_documents_get_errors_naming_the_place() {
         (
             &doc(format!("\"/pets/{{id}}\": {{\"get\": {mock}}}, \"/pets/{{petId}}\": {{\"get\": {mock}}}"), ""),
             "/paths/~1pets~1{petId}/get: duplicate operation: GET /pets/{petId} is the route GET /pets/{id} (/paths/~1pets~1{id}/get) already is".to_owned(),
+        ),
+        (
+            &doc(format!("\"/a\": {{\"get\": {{\"x-amazon-apigateway-request-validator\": \"all\", \"x-amazon-apigateway-integration\": {mock_integration}}}}}"), ""),
+            "/paths/~1a/get/x-amazon-apigateway-request-validator: \"all\" names no validator".to_owned(),
         ),
         (
             &doc(format!("\"/a\": {{\"get\": {}}}", operation("{\"type\": \"kafka\"}")), ""),

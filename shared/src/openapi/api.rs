@@ -81,6 +81,8 @@ pub(super) fn api(doc: &Document, report: &mut Report) -> Result<Value, ImportEr
         definition.insert("requestValidators".into(), Value::Object(validators));
     }
     if let Some(validator) = ext("request-validator").and_then(Value::as_str) {
+        let pointer = "/x-amazon-apigateway-request-validator";
+        check_validator(definition.get("requestValidators"), validator, pointer)?;
         definition.insert("requestValidator".into(), validator.into());
     }
     let models = models(doc)?;
@@ -97,6 +99,14 @@ pub(super) fn api(doc: &Document, report: &mut Report) -> Result<Value, ImportEr
     }
     notes(doc, report);
     Ok(Value::Object(definition))
+}
+
+/// A validator an operation or the API names must be one of `x-amazon-apigateway-request-validators`.
+pub(super) fn check_validator(validators: Option<&Value>, name: &str, pointer: &str) -> Result<(), ImportError> {
+    if name == "NONE" || validators.and_then(|v| v.get(name)).is_some() {
+        return Ok(());
+    }
+    Err(ImportError::at(pointer, format!("{name:?} names no validator of x-amazon-apigateway-request-validators")))
 }
 
 /// An HTTP API: its export says so with `x-amazon-apigateway-importexport-version`, or its template does.

@@ -77,6 +77,8 @@ pub(super) fn operations(
                 continue;
             }
             if let Some(validator) = operation.get("x-amazon-apigateway-request-validator").and_then(Value::as_str) {
+                let at = format!("{pointer}/x-amazon-apigateway-request-validator");
+                api::check_validator(definition.get("requestValidators"), validator, &at)?;
                 route.insert("requestValidator".into(), validator.into());
             }
             let params = parsed.param_names().collect();
@@ -117,6 +119,12 @@ fn security(
     route: &mut Map<String, Value>,
     differences: &mut Vec<String>,
 ) -> Result<(), String> {
+    // The operation's own `x-amazon-apigateway-auth` (REST): `AWS_IAM`, or `NONE` over the API's security.
+    match operation.pointer("/x-amazon-apigateway-auth/type").and_then(Value::as_str).map(str::to_ascii_uppercase) {
+        Some(kind) if kind == "AWS_IAM" => return Err("IAM authorization (AWS_IAM): Tollgate has no IAM".to_owned()),
+        Some(kind) if kind == "NONE" => return Ok(()),
+        _ => {}
+    }
     let Some(requirements) = operation.get("security").or_else(|| root.get("security")).and_then(Value::as_array)
     else {
         return Ok(());
