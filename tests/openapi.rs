@@ -34,7 +34,8 @@ fn loads(definition: &Value) -> Definition {
 
 /// `METHOD /path` of every operation of an OpenAPI document, as the report names them.
 fn operations_in(document: &Value) -> Vec<String> {
-    let methods = ["get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"];
+    let methods =
+        ["get", "put", "post", "delete", "options", "head", "patch", "trace", "x-amazon-apigateway-any-method"];
     let mut keys = Vec::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
         for method in methods.iter().filter(|m| item.get(**m).is_some()) {
@@ -287,6 +288,11 @@ fn own_definitions_map_every_extension() {
         matches!(&auth("AWS_IAM").report.operations[0].outcome, Outcome::Unsupported { reason } if reason.contains("AWS_IAM"))
     );
     assert!(auth("NONE").definition["routes"]["GET /a"].get("apiKeyRequired").is_none());
+    let trace =
+        openapi::import("openapi: 3.1.0\npaths: { /a: { trace: {} } }", &ImportOptions::default()).expect("imports");
+    assert!(
+        matches!(&trace.report.operations[0].outcome, Outcome::Unsupported { reason } if reason.starts_with("TRACE"))
+    );
     assert_eq!(auth("CUSTOM").definition["routes"]["GET /a"]["apiKeyRequired"], true);
 
     let sam = import_file(&fixture("sam-template.yaml"), &[]);

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::route_key::{RouteKey, Segment};
 
-const METHODS: [&str; 8] =
-    ["get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"];
+const METHODS: [&str; 9] =
+    ["get", "put", "post", "delete", "options", "head", "patch", "trace", "x-amazon-apigateway-any-method"];
 
 /// The routes of every operation that can run; models the operations declare inline join `definition`.
 pub(super) fn operations(
@@ -51,6 +51,10 @@ pub(super) fn operations(
                 line(Outcome::Unsupported {
                     reason: "the path has a placeholder nobody filled: pass --param".to_owned(),
                 });
+                continue;
+            }
+            if method == "trace" {
+                line(Outcome::Unsupported { reason: "TRACE: API Gateway has no TRACE method either".to_owned() });
                 continue;
             }
             let parsed = RouteKey::parse(&key)
