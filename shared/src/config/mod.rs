@@ -191,6 +191,10 @@ impl Definition {
                 "minimumCompressionSize must be 0-{MAX_COMPRESSION_SIZE} bytes, not {size}"
             )));
         }
+        let page = &file.usage_page;
+        if page.enabled && (!page.path.starts_with('/') || page.path.contains(['?', '#', '{'])) {
+            return Err(ConfigError::Parse(format!("usagePage.path must be a plain path from /, not {:?}", page.path)));
+        }
         let gateway_responses = GatewayResponses::compile(&file.gateway_responses, &variables);
         let gateway_responses = gateway_responses.map_err(ConfigError::Parse)?;
         for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
@@ -214,7 +218,9 @@ impl Definition {
             minimum_compression_size: file.minimum_compression_size.and_then(|s| usize::try_from(s).ok()),
             gateway_responses,
             cache,
-        })
+            usage_page: None,
+        }
+        .with_usage_page(file.usage_page))
     }
 }
 
@@ -241,6 +247,12 @@ impl Definition {
 
     /// Whether requests need the store: a route requires a key, any throttle is set, or responses are cached
     /// (the shared tier lives there).
+    /// Turns the key holder's usage page on where it can answer: it reads keys, so only when a store is used.
+    fn with_usage_page(mut self, page: file::UsagePageFile) -> Self {
+        self.usage_page = (page.enabled && self.uses_store()).then_some(page.path);
+        self
+    }
+
     pub fn uses_store(&self) -> bool {
         self.stage_throttle.is_some()
             || self.cache.is_some()
