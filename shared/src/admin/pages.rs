@@ -17,7 +17,7 @@ grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.75rem}.card{border:
 border-radius:.5rem;padding:.75rem}.card b{display:block;font-size:1.5rem}svg{width:100%;height:auto;\
 display:block}.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .5rem;\
 border-bottom:1px solid #d0d7de;text-align:left;white-space:nowrap}.n{text-align:right;\
-font-variant-numeric:tabular-nums}td svg{width:6rem}.note{color:#57606a;font-size:.9rem}";
+font-variant-numeric:tabular-nums}td svg{width:6rem}.days{overflow-x:auto;direction:rtl}.chart{direction:ltr;min-width:30rem;max-height:16rem}.note{color:#57606a;font-size:.9rem}";
 
 /// `text` safe inside HTML and SVG text and attribute values.
 pub fn esc(text: &str) -> String {
@@ -44,32 +44,35 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// Requests per day as bars, each with its number above it and a `<title>` naming the day.
+/// Requests per day as bars, each with its number above it and a `<title>` naming the day. On a narrow screen
+/// the chart scrolls sideways and opens at its right end (`direction: rtl` on the box), where today is.
 pub fn bar_chart(label: &str, days: &[(NaiveDate, i64)]) -> String {
     let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let width = 40 * days.len() + 10;
     let mut svg = format!(
-        "<svg viewBox=\"0 0 {width} 180\" role=\"img\" aria-label=\"{label}\"><title>{label}</title>\
+        "<div class=\"days\"><svg class=\"chart\" viewBox=\"0 0 {width} 180\" role=\"img\" aria-label=\"{label}\"><title>{label}</title>\
          <line x1=\"5\" y1=\"150\" x2=\"{}\" y2=\"150\" stroke=\"#8c959f\"/>",
         width - 5,
         label = esc(label)
     );
     for (i, (day, n)) in days.iter().enumerate() {
         let x = 10 + 40 * i;
-        // Scaled in integers: 140 px is the tallest bar.
-        let height = i64::from(*n > 0) * (n.saturating_mul(140) / max).max(2);
+        // Scaled in integers: 130 px is the tallest bar, leaving room for its number above it.
+        let height = i64::from(*n > 0) * (n.saturating_mul(130) / max).max(2);
         let y = 150 - height;
         let _ = write!(
             svg,
             "<rect x=\"{x}\" y=\"{y}\" width=\"28\" height=\"{height}\" fill=\"#0969da\"><title>{day}: {n}</title>\
-             </rect><text x=\"{cx}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"middle\">{n}</text>\
+             </rect><text x=\"{cx}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"middle\">{shown}</text>\
              <text x=\"{cx}\" y=\"168\" font-size=\"10\" text-anchor=\"middle\">{md}</text>",
             cx = x + 14,
             ty = y - 3,
             md = day.format("%m-%d"),
+            // A zero needs no number: the empty slot says it.
+            shown = if *n == 0 { String::new() } else { n.to_string() },
         );
     }
-    svg.push_str("</svg>");
+    svg.push_str("</svg></div>");
     svg
 }
 
@@ -216,7 +219,7 @@ mod tests {
             (NaiveDate::from_ymd_opt(2026, 11, 30).expect("d"), 10),
         ];
         let svg = bar_chart("r", &days);
-        assert!(svg.contains("height=\"70\"") && svg.contains("height=\"140\""), "{svg}");
+        assert!(svg.contains("height=\"65\"") && svg.contains("height=\"130\""), "{svg}");
         assert!(svg.contains("<title>2026-11-30: 10</title>"));
         assert!(usage("a").near_quota());
     }
