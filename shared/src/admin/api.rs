@@ -140,12 +140,12 @@ impl AdminApi {
             let admin = Admin::new(store, now_ms);
             return match admin.dashboard(crate::usage::period::day_of(now_ms)).await {
                 Ok(dashboard) => html(&super::pages::dashboard_page(&dashboard)),
-                Err(e) => failure(e),
+                Err(e) => failure(&e),
             };
         }
         match self.dispatch(store, request, now_ms).await {
             Ok((status, body)) => json(status, &body),
-            Err(e) => failure(e),
+            Err(e) => failure(&e),
         }
     }
 
@@ -247,8 +247,8 @@ fn json(status: StatusCode, body: &serde_json::Value) -> GatewayResponse {
 }
 
 /// An admin error as `{"message": ...}` with its status; internal details stay in the log.
-fn failure(e: AdminError) -> GatewayResponse {
-    let status = match &e {
+fn failure(e: &AdminError) -> GatewayResponse {
+    let status = match e {
         AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
         AdminError::NotFound(_) => StatusCode::NOT_FOUND,
         AdminError::Conflict(_) => StatusCode::CONFLICT,
