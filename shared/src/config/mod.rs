@@ -451,4 +451,22 @@ routes:
             assert!(err.contains(problem), "{problem}: {err}");
         }
     }
+
+    #[test]
+    fn the_usage_page_is_on_where_keys_are_read_and_its_path_is_checked() {
+        let keyed = "routes:\n  GET /a:\n    apiKeyRequired: true\n    integration: { type: mock }\n";
+        let def = Definition::from_yaml(keyed, None).expect("valid");
+        assert_eq!(def.usage_page.as_deref(), Some("/_usage"));
+        let moved = format!("usagePage: {{ path: /me/usage }}\n{keyed}");
+        assert_eq!(Definition::from_yaml(&moved, None).expect("valid").usage_page.as_deref(), Some("/me/usage"));
+        let off = format!("usagePage: {{ enabled: false }}\n{keyed}");
+        assert_eq!(Definition::from_yaml(&off, None).expect("valid").usage_page, None);
+        let unmetered = "routes:\n  GET /a:\n    integration: { type: mock }\n";
+        assert_eq!(Definition::from_yaml(unmetered, None).expect("valid").usage_page, None, "no keys to read");
+        for path in ["usage", "/u?x=1", "/u/{id}"] {
+            let bad = format!("usagePage: {{ path: \"{path}\" }}\n{keyed}");
+            let err = Definition::from_yaml(&bad, None).expect_err(path).to_string();
+            assert!(err.contains("usagePage.path"), "{path}: {err}");
+        }
+    }
 }
