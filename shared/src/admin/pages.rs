@@ -17,7 +17,8 @@ grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.75rem}.card{border:
 border-radius:.5rem;padding:.75rem}.card b{display:block;font-size:1.5rem}svg{width:100%;height:auto;\
 display:block}.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .5rem;\
 border-bottom:1px solid #d0d7de;text-align:left;white-space:nowrap}.n{text-align:right;\
-font-variant-numeric:tabular-nums}td svg{width:6rem}.days{overflow-x:auto;direction:rtl}.chart{direction:ltr;min-width:30rem;max-height:16rem}.note{color:#57606a;font-size:.9rem}";
+font-variant-numeric:tabular-nums}td svg{width:6rem}.days{overflow-x:auto;direction:rtl}.chart{direction:ltr;\
+min-width:30rem;max-height:16rem}.note{color:#57606a;font-size:.9rem}";
 
 /// `text` safe inside HTML and SVG text and attribute values.
 pub fn esc(text: &str) -> String {
@@ -50,7 +51,8 @@ pub fn bar_chart(label: &str, days: &[(NaiveDate, i64)]) -> String {
     let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let width = 40 * days.len() + 10;
     let mut svg = format!(
-        "<div class=\"days\"><svg class=\"chart\" viewBox=\"0 0 {width} 180\" role=\"img\" aria-label=\"{label}\"><title>{label}</title>\
+        "<div class=\"days\"><svg class=\"chart\" viewBox=\"0 0 {width} 180\" role=\"img\" \
+         aria-label=\"{label}\"><title>{label}</title>\
          <line x1=\"5\" y1=\"150\" x2=\"{}\" y2=\"150\" stroke=\"#8c959f\"/>",
         width - 5,
         label = esc(label)
@@ -105,8 +107,8 @@ fn remaining_text(u: &KeyUsage) -> String {
 pub fn key_page(u: &KeyUsage) -> String {
     let body = format!(
         "<h1>Usage of {name}</h1><p class=\"note\">Key <code>{id}</code>, plan {plan}</p><div class=\"cards\">{}{}{}\
-         </div><h2>Requests per day</h2>{}<p class=\"note\">Counted when the gateway grants them; the last {CHART_DAYS} \
-         days, in UTC.</p>",
+         </div><h2>Requests per day</h2>{}<p class=\"note\">Counted when the gateway grants them; the last \
+         {CHART_DAYS} days, in UTC.</p>",
         card("used", "Used this period", &u.used_in_period.to_string()),
         card("remaining", "Remaining", &remaining_text(u)),
         card("limit", "Quota", &limit_text(u)),
