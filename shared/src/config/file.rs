@@ -86,8 +86,12 @@ pub struct GatewayFile {
 pub struct UsagePageFile {
     #[serde(default = "default_usage_path")]
     pub path: String,
-    #[serde(default = "default_proxy")]
+    #[serde(default = "on")]
     pub enabled: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 impl Default for UsagePageFile {

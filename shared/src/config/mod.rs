@@ -245,14 +245,14 @@ impl Definition {
         })
     }
 
-    /// Whether requests need the store: a route requires a key, any throttle is set, or responses are cached
-    /// (the shared tier lives there).
     /// Turns the key holder's usage page on where it can answer: it reads keys, so only when a store is used.
     fn with_usage_page(mut self, page: file::UsagePageFile) -> Self {
         self.usage_page = (page.enabled && self.uses_store()).then_some(page.path);
         self
     }
 
+    /// Whether requests need the store: a route requires a key, any throttle is set, or responses are cached
+    /// (the shared tier lives there).
     pub fn uses_store(&self) -> bool {
         self.stage_throttle.is_some()
             || self.cache.is_some()
