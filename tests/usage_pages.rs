@@ -1,6 +1,7 @@
 //! The usage pages against what the store holds: the key holder's `/_usage` (JSON and HTML) through `tollgate
 //! serve`, the meter function's `GET /dashboard`, and `tollgate dashboard`'s page in headless Chromium at phone
-//! and desktop widths. Requests go through the real gateway on one manual clock, over two days.
+//! and desktop widths. Requests go through the real gateway on one manual clock, over two days; the dashboard is
+//! also read from a DynamoDB table (dynalite).
 //!
 //! Chromium is looked for at `TOLLGATE_CHROMIUM`, else `/usr/bin/chromium`; without it the browser test says so
 //! and passes, unless `TOLLGATE_REQUIRE_BROWSER` is set.
@@ -10,10 +11,10 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use chrono::NaiveDate;
 use http::Method;
 use tollgate_core::{
-    admin::{Admin, api::AdminApi},
+    admin::{Admin, NewKey, PlanInput, api::AdminApi},
     clock::{Clock as _, MICROS_PER_SEC, ManualClock, SharedClock},
     request::GatewayRequest,
-    store::{Store, embedded::EmbeddedStore},
+    store::{QuotaCounter, Store, embedded::EmbeddedStore},
     usage::{Period, Quota, period::day_of},
 };
 use tollgate_tests::{
@@ -324,4 +325,28 @@ fn cell(row: &str, class: &str) -> String {
     let marker = format!("class=\"n {class}\">");
     let start = row.find(&marker).unwrap_or_else(|| panic!("no {class} in {row}")) + marker.len();
     row[start..start + row[start..].find('<').expect("the cell ends")].to_owned()
+}
+
+/// `tollgate dashboard` works on either store: the same counters, written to the embedded store and to a
+/// DynamoDB table (dynalite), give the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_reads_either_store() {
+    let clock: SharedClock = Arc::new(test_clock());
+    let today = day_of(clock.now_ms());
+    let table: Arc<dyn Store> = Arc::new(tollgate_tests::dynalite::shared().table().await);
+    let embedded: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory());
+    for store in [embedded, table] {
+        let admin = Admin::new(store.as_ref(), clock.now_ms());
+        let quota = Some(Quota { limit: 10, period: Period::Day, offset: 0 });
+        let plan = PlanInput { id: Some("gold".into()), name: "Gold".into(), quota, ..PlanInput::default() };
+        admin.create_plan(plan).await.expect("plan");
+        let new = NewKey { name: "alice".into(), plans: vec!["gold".into()], ..NewKey::default() };
+        let (key, _) = admin.create_key(new).await.expect("key");
+        let counter = QuotaCounter { plan: "gold", key: &key.id, period_start: today };
+        store.take_quota(counter, Some(10), 3, today).await.expect("a block of 3");
+        let html = tollgate::dashboard::render(store.as_ref(), &clock).await.expect("the page");
+        let row = row(&html, "all", &key.id);
+        assert_eq!((cell(&row, "used"), cell(&row, "remaining")), ("3".to_owned(), "7".to_owned()), "{row}");
+        assert_eq!(text_of(&html, "today"), "3");
+    }
 }
