@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tollgate::{
     admin::{self, CacheCommand, KeysCommand, Output, PlansCommand, TablesCommand, UsageCommand},
+    dashboard::{self, DashboardCommand},
     openapi::{self, ExportCommand, ImportArgs, ImportCommand},
     serve::{ServeOptions, Server},
     store::StoreArgs,
@@ -62,6 +63,9 @@ enum Command {
     /// Usage per key per day, and extra quota grants.
     #[command(subcommand)]
     Usage(UsageCommand),
+    /// The operator's usage page (requests per day, quota per key, top keys, keys near their quota), served on
+    /// 127.0.0.1 from either store, or written to a file with --out.
+    Dashboard(DashboardCommand),
     /// DynamoDB table set-up.
     #[command(subcommand)]
     Tables(TablesCommand),
@@ -94,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys(c) => admin::keys(c, &cli.store, &settings, &cli.output).await,
         Command::Plans(c) => admin::plans(c, &cli.store, &settings, &cli.output).await,
         Command::Usage(c) => admin::usage(c, &cli.store, &settings, &cli.output).await,
+        Command::Dashboard(c) => dashboard::run(c, &cli.store, &settings).await,
         Command::Tables(c) => admin::tables(c, &cli.store, &settings).await,
         Command::Cache(c) => admin::cache(c, &cli.store, &settings).await,
     }

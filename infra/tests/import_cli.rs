@@ -1,5 +1,5 @@
-//! `tollgate import` and `tollgate export` as a user runs them: the built binary, its exit status, what it prints
-//! and writes.
+//! `tollgate import`, `tollgate export` and `tollgate dashboard --out` as a user runs them: the built binary,
+//! its exit status, what it prints and writes.
 
 use std::{path::PathBuf, process::Command};
 
@@ -74,4 +74,26 @@ fn bad_files_get_one_clear_error() {
     assert!(!ok && err.contains("cannot read no-such-file.yaml"), "{err}");
     let (ok, _, err) = tollgate(&["export", "--config", &repo("tests/fixtures/openapi/http-extensions.yaml")]);
     assert!(!ok && err.contains("unknown field"), "an OpenAPI file is not a definition: {err}");
+}
+
+/// `tollgate dashboard --out` writes the operator's page from the store the other commands wrote.
+#[test]
+fn dashboard_writes_the_page_of_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store.json").display().to_string();
+    let plan = ["plans", "create", "--id", "gold", "--name", "Gold <1>", "--stage", "dev"];
+    let (ok, _, err) =
+        tollgate(&[&plan[..], &["--quota-limit", "10", "--quota-period", "DAY", "--store", &store]].concat());
+    assert!(ok, "{err}");
+    let (ok, _, err) = tollgate(&["keys", "create", "--name", "alice", "--plan", "gold", "--store", &store]);
+    assert!(ok, "{err}");
+    let page = dir.path().join("page.html");
+    let (ok, out, err) = tollgate(&["dashboard", "--store", &store, "--out", &page.display().to_string()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("wrote "), "{out}");
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(html.contains("<meta name=\"viewport\""));
+    assert!(html.contains("Gold &lt;1&gt;") && !html.contains("Gold <1>"), "names are escaped: {html}");
+    assert!(html.contains("data-plan=\"gold\"") && html.contains(">alice<"), "{html}");
+    assert!(html.contains("<td class=\"n remaining\">10</td>"), "a new key has its whole quota: {html}");
 }

@@ -50,11 +50,22 @@ impl Reply {
 /// A key for a new plan on `stage` with `quota`, in the store file of a served gateway: (id, value). Key
 /// records carry creation times, and the server reads the system clock too.
 pub async fn new_key(store_file: &Path, stage: &str, quota: Option<Quota>) -> (String, String) {
+    new_key_at(store_file, stage, quota, "k", SystemClock.now_ms()).await
+}
+
+/// [`new_key`] named `name`, made at `now_ms`: for a gateway served on a manual clock.
+pub async fn new_key_at(
+    store_file: &Path,
+    stage: &str,
+    quota: Option<Quota>,
+    name: &str,
+    now_ms: i64,
+) -> (String, String) {
     let store = EmbeddedStore::open(store_file).expect("the server's store file");
-    let admin = Admin::new(&store, SystemClock.now_ms());
-    let plan = PlanInput { name: "p".into(), stages: vec![stage.into()], quota, ..Default::default() };
+    let admin = Admin::new(&store, now_ms);
+    let plan = PlanInput { name: format!("plan of {name}"), stages: vec![stage.into()], quota, ..Default::default() };
     let plan = admin.create_plan(plan).await.expect("plan");
-    let new = NewKey { name: "k".into(), enabled: true, plans: vec![plan.id], ..Default::default() };
+    let new = NewKey { name: name.into(), enabled: true, plans: vec![plan.id], ..Default::default() };
     let (key, value) = admin.create_key(new).await.expect("key");
     (key.id, value)
 }

@@ -135,26 +135,17 @@ impl AdminApi {
 
     /// Answers one admin request at `now_ms`.
     pub async fn handle(&self, store: &dyn Store, request: &GatewayRequest, now_ms: i64) -> GatewayResponse {
+        // The operator's page, read-only; the Function URL's IAM auth guards it as it guards every route here.
+        if request.raw_path == "/dashboard" && request.method == Method::GET {
+            let admin = Admin::new(store, now_ms);
+            return match admin.dashboard(crate::usage::period::day_of(now_ms)).await {
+                Ok(dashboard) => html(&super::pages::dashboard_page(&dashboard)),
+                Err(e) => failure(&e),
+            };
+        }
         match self.dispatch(store, request, now_ms).await {
             Ok((status, body)) => json(status, &body),
-            Err(e) => {
-                let status = match &e {
-                    AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                    AdminError::NotFound(_) => StatusCode::NOT_FOUND,
-                    AdminError::Conflict(_) => StatusCode::CONFLICT,
-                    AdminError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                    AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                if status.is_server_error() {
-                    tracing::error!(error = %e, "admin request failed");
-                }
-                let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-                    "Internal server error".to_owned()
-                } else {
-                    e.to_string()
-                };
-                json(status, &serde_json::json!({ "message": message }))
-            }
+            Err(e) => failure(&e),
         }
     }
 
@@ -253,4 +244,28 @@ fn json(status: StatusCode, body: &serde_json::Value) -> GatewayResponse {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     GatewayResponse::new(status, headers, Bytes::from(body.to_string()))
+}
+
+/// An admin error as `{"message": ...}` with its status; internal details stay in the log.
+fn failure(e: &AdminError) -> GatewayResponse {
+    let status = match e {
+        AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+        AdminError::Conflict(_) => StatusCode::CONFLICT,
+        AdminError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %e, "admin request failed");
+    }
+    let message =
+        if status == StatusCode::INTERNAL_SERVER_ERROR { "Internal server error".to_owned() } else { e.to_string() };
+    json(status, &serde_json::json!({ "message": message }))
+}
+
+fn html(page: &str) -> GatewayResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    GatewayResponse::new(StatusCode::OK, headers, Bytes::from(page.to_owned()))
 }

@@ -6,6 +6,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub mod api;
+pub mod dashboard;
+pub mod pages;
 
 use crate::{
     store::{Kind, Page, QuotaCounter, Store, StoreError, decode, encode},

@@ -72,9 +72,36 @@ pub struct GatewayFile {
     /// The validator of routes that name none.
     #[serde(default)]
     pub request_validator: Option<String>,
+    /// Where a key holder reads their own usage (`GET {path}` with their `x-api-key`), or `enabled: false`.
+    #[serde(default)]
+    pub usage_page: UsagePageFile,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,
+}
+
+/// The key holder's usage page: reserved before routing, so it shadows a route on the same path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UsagePageFile {
+    #[serde(default = "default_usage_path")]
+    pub path: String,
+    #[serde(default = "on")]
+    pub enabled: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+impl Default for UsagePageFile {
+    fn default() -> Self {
+        Self { path: default_usage_path(), enabled: true }
+    }
+}
+
+fn default_usage_path() -> String {
+    "/_usage".to_owned()
 }
 
 /// An authorizer's settings.

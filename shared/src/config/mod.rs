@@ -191,6 +191,10 @@ impl Definition {
                 "minimumCompressionSize must be 0-{MAX_COMPRESSION_SIZE} bytes, not {size}"
             )));
         }
+        let page = &file.usage_page;
+        if page.enabled && (!page.path.starts_with('/') || page.path.contains(['?', '#', '{'])) {
+            return Err(ConfigError::Parse(format!("usagePage.path must be a plain path from /, not {:?}", page.path)));
+        }
         let gateway_responses = GatewayResponses::compile(&file.gateway_responses, &variables);
         let gateway_responses = gateway_responses.map_err(ConfigError::Parse)?;
         for (other, settings) in file.stages.iter().filter(|(n, _)| **n != stage) {
@@ -214,7 +218,9 @@ impl Definition {
             minimum_compression_size: file.minimum_compression_size.and_then(|s| usize::try_from(s).ok()),
             gateway_responses,
             cache,
-        })
+            usage_page: None,
+        }
+        .with_usage_page(file.usage_page))
     }
 }
 
@@ -237,6 +243,12 @@ impl Definition {
             AuthorizerSpec::Lambda(lambda) => Some(lambda.function.as_str()),
             AuthorizerSpec::Jwt(_) => None,
         })
+    }
+
+    /// Turns the key holder's usage page on where it can answer: it reads keys, so only when a store is used.
+    fn with_usage_page(mut self, page: file::UsagePageFile) -> Self {
+        self.usage_page = (page.enabled && self.uses_store()).then_some(page.path);
+        self
     }
 
     /// Whether requests need the store: a route requires a key, any throttle is set, or responses are cached
@@ -437,6 +449,24 @@ routes:
         for (yaml, problem) in cases {
             let err = Definition::from_yaml(&yaml, None).expect_err(problem).to_string();
             assert!(err.contains(problem), "{problem}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_usage_page_is_on_where_keys_are_read_and_its_path_is_checked() {
+        let keyed = "routes:\n  GET /a:\n    apiKeyRequired: true\n    integration: { type: mock }\n";
+        let def = Definition::from_yaml(keyed, None).expect("valid");
+        assert_eq!(def.usage_page.as_deref(), Some("/_usage"));
+        let moved = format!("usagePage: {{ path: /me/usage }}\n{keyed}");
+        assert_eq!(Definition::from_yaml(&moved, None).expect("valid").usage_page.as_deref(), Some("/me/usage"));
+        let off = format!("usagePage: {{ enabled: false }}\n{keyed}");
+        assert_eq!(Definition::from_yaml(&off, None).expect("valid").usage_page, None);
+        let unmetered = "routes:\n  GET /a:\n    integration: { type: mock }\n";
+        assert_eq!(Definition::from_yaml(unmetered, None).expect("valid").usage_page, None, "no keys to read");
+        for path in ["usage", "/u?x=1", "/u/{id}"] {
+            let bad = format!("usagePage: {{ path: \"{path}\" }}\n{keyed}");
+            let err = Definition::from_yaml(&bad, None).expect_err(path).to_string();
+            assert!(err.contains("usagePage.path"), "{path}: {err}");
         }
     }
 }

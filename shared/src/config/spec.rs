@@ -165,6 +165,8 @@ pub struct Definition {
     pub gateway_responses: GatewayResponses,
     /// The stage's response cache, when any route is cached.
     pub cache: Option<StageCache>,
+    /// The path of the key holder's usage page, when it is on and the definition meters anything.
+    pub usage_page: Option<String>,
 }
 
 impl Definition {

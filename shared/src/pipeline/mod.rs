@@ -21,6 +21,7 @@ mod parameter_mapping;
 mod policy;
 mod respond;
 mod route;
+mod usage_page;
 mod validate;
 
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub enum BuildError {
 pub struct Pipeline {
     admit: admit::Admit,
     preflight: cors::Preflight,
+    usage_page: usage_page::UsagePage,
     route: Arc<route::MatchRoute>,
     policy: policy::CheckPolicy,
     authenticate: authenticate::Authenticate,
@@ -112,6 +114,7 @@ impl Pipeline {
         Ok(Self {
             admit: admit::Admit,
             preflight: cors::Preflight { rules: cors.clone(), routes: Arc::clone(&route) },
+            usage_page: usage_page::UsagePage::new(definition, meter.clone()),
             route,
             policy: policy::CheckPolicy::new(definition, Arc::clone(&context)),
             authenticate: authenticate::Authenticate::new(definition, backends, Arc::clone(&context))?,
@@ -197,6 +200,11 @@ impl Pipeline {
         // 2. A CORS preflight is answered here: nothing after may refuse or count it (204).
         self.preflight.run(ex)?;
         if ex.preflight {
+            return Ok(());
+        }
+        // The key holder's usage page, before routing: it is no route of the API, and never metered (403).
+        self.usage_page.run(ex).await?;
+        if ex.response.is_some() {
             return Ok(());
         }
         // 3-6. Route, policy, authorizer, API key: who calls what.
