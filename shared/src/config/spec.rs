@@ -170,6 +170,8 @@ pub struct Definition {
     pub gateway_responses: GatewayResponses,
     /// The stage's response cache, when any route is cached.
     pub cache: Option<StageCache>,
+    /// The stage's `tracing.enabled`: send X-Ray documents.
+    pub tracing: bool,
 }
 
 impl Definition {

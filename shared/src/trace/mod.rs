@@ -192,6 +192,58 @@ impl Recorder {
     }
 }
 
+/// One backend call continuing a request's trace (an integration, an authorizer): the headers it carries, and,
+/// when the request is recorded, where its span goes. Each hop has its own span id.
+pub struct Hop<'a> {
+    pub headers: Propagation,
+    pub span: SpanId,
+    recorder: Option<&'a Recorder>,
+    clock: &'a dyn Clock,
+}
+
+impl<'a> Hop<'a> {
+    /// A hop of `ctx`; `recorder` is the request's when its spans are sent.
+    pub fn new(ctx: &TraceContext, recorder: Option<&'a Recorder>, clock: &'a dyn Clock) -> Self {
+        let span = SpanId::new(random() as u64);
+        Self { headers: ctx.propagate(span, recorder.is_some()), span, recorder, clock }
+    }
+
+    /// Runs `call`, recording it as this hop's span when the request is recorded; `status` reads the backend's
+    /// HTTP status from a result.
+    pub async fn record<T, E>(
+        &self,
+        name: &str,
+        kind: impl FnOnce() -> SpanKind,
+        status: impl FnOnce(&T) -> Option<u16>,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let Some(recorder) = self.recorder else { return call.await };
+        let start_us = self.clock.now_us();
+        let result = call.await;
+        let end_us = self.clock.now_us();
+        let (status, fault) = match &result {
+            Ok(answer) => (status(answer), false),
+            Err(_) => (None, true),
+        };
+        recorder.record(Span { id: self.span, name: name.to_owned(), kind: kind(), start_us, end_us, status, fault });
+        result
+    }
+}
+
+/// [`Hop::record`] when there is a hop; `call` alone otherwise.
+pub async fn record<T, E>(
+    hop: Option<&Hop<'_>>,
+    name: &str,
+    kind: impl FnOnce() -> SpanKind,
+    status: impl FnOnce(&T) -> Option<u16>,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match hop {
+        Some(hop) => hop.record(name, kind, status, call).await,
+        None => call.await,
+    }
+}
+
 /// Runs `call` and, when the task has a current recorder, records it as a span of `kind` named `name`, timed
 /// on `clock`. Without one it only runs `call`: no clock read, no id.
 pub async fn timed<T, E>(
