@@ -47,6 +47,8 @@ pub struct TraceContext {
     pub w3c: TraceParent,
     /// The caller's `tracestate`, passed on unchanged with a `traceparent` that parsed; dropped otherwise.
     pub tracestate: Option<HeaderValue>,
+    /// No usable `traceparent` came: the W3C trace follows the X-Ray one, sampling included.
+    pub w3c_started: bool,
     /// The id the gateway's own documents hang under: Lambda's function segment, or the gateway's segment.
     pub segment: SpanId,
 }
@@ -70,14 +72,14 @@ impl TraceContext {
             (Origin::Lambda, Some(parent)) => parent,
             _ => SpanId::new((ids >> 64) as u64),
         };
-        let (w3c, tracestate) = match text(TRACEPARENT).map(TraceParent::parse) {
-            Some(Ok(parent)) => (parent, headers.get(TRACESTATE).cloned()),
+        let (w3c, tracestate, w3c_started) = match text(TRACEPARENT).map(TraceParent::parse) {
+            Some(Ok(parent)) => (parent, headers.get(TRACESTATE).cloned(), false),
             _ => {
                 let flags = u8::from(xray.sampled == Some(true));
-                (TraceParent { trace_id: xray.root, parent: segment, flags }, None)
+                (TraceParent { trace_id: xray.root, parent: segment, flags }, None, true)
             }
         };
-        Self { origin, xray, w3c, tracestate, segment }
+        Self { origin, xray, w3c, tracestate, w3c_started, segment }
     }
 
     /// Whether documents are sent for this request when tracing is on: unless the sender decided not to
@@ -95,7 +97,10 @@ impl TraceContext {
         } else {
             self.xray.clone()
         };
-        let traceparent = TraceParent { parent: span, ..self.w3c };
+        // A W3C trace the caller gave keeps its flags; one started here says what X-Ray decided.
+        let flags =
+            if self.w3c_started { u8::from(recording || self.xray.sampled == Some(true)) } else { self.w3c.flags };
+        let traceparent = TraceParent { parent: span, flags, ..self.w3c };
         Propagation {
             xray: value(&xray.to_string()),
             traceparent: value(&traceparent.to_string()),

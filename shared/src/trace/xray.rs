@@ -134,7 +134,10 @@ pub fn documents(ctx: &TraceContext, segment: &Segment<'_>, spans: &[Span]) -> V
         match &span.kind {
             SpanKind::Authorizer => {}
             SpanKind::Store { operation } => {
-                doc["namespace"] = json!("aws");
+                // X-Ray draws an AWS service's node for `aws` subsegments: DynamoDB is one, the embedded store not.
+                if span.name == "DynamoDB" {
+                    doc["namespace"] = json!("aws");
+                }
                 doc["annotations"] = json!({ "operation": operation });
             }
             SpanKind::Lambda { function } => {
