@@ -35,9 +35,15 @@ impl Daemon {
         self.0.local_addr().expect("addr").to_string()
     }
 
-    /// Every document received so far. The gateway sends before it answers, and loopback UDP is queued at
-    /// once, so after a reply its documents are all here: nothing to wait for.
+    /// Every document received so far, nested subsegments flattened after their parent (with the parent and
+    /// trace they imply). The gateway sends before it answers, and loopback UDP is queued at once, so after a
+    /// reply its documents are all here: nothing to wait for.
     fn documents(&self) -> Vec<Value> {
+        self.datagrams().into_iter().flat_map(flatten).collect()
+    }
+
+    /// Every datagram received so far, as the document it carries.
+    fn datagrams(&self) -> Vec<Value> {
         let mut buf = vec![0; 70 * 1024];
         let mut out = Vec::new();
         while let Ok(n) = self.0.recv(&mut buf) {
@@ -47,6 +53,18 @@ impl Daemon {
         }
         out
     }
+}
+
+fn flatten(mut doc: Value) -> Vec<Value> {
+    let children = doc.as_object_mut().and_then(|d| d.remove("subsegments"));
+    let mut out = vec![doc.clone()];
+    for mut child in children.and_then(|c| c.as_array().cloned()).unwrap_or_default() {
+        child["type"] = json!("subsegment");
+        child["parent_id"] = doc["id"].clone();
+        child["trace_id"] = doc["trace_id"].clone();
+        out.extend(flatten(child));
+    }
+    out
 }
 
 /// The trace headers an HTTP backend received, as JSON; it moves the clock on 1.5 ms while answering.
@@ -291,14 +309,14 @@ async fn on_lambda_only_subsegments_are_sent_under_the_functions_segment() {
     let lambda = "Root=1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2;Parent=2222222222222222;Sampled=1";
     let reply = gateway.handle_invocation(&event, None, Some(lambda)).await.expect("an answer");
     assert_eq!(serde_json::to_value(reply).expect("reply")["statusCode"], 200);
-    let docs = daemon.documents();
-    assert_eq!(docs.len(), 1, "the integration only, no segment of the gateway's own: {docs:#?}");
-    assert_eq!(
-        (docs[0]["type"].as_str(), docs[0]["parent_id"].as_str()),
-        (Some("subsegment"), Some("2222222222222222"))
-    );
-    assert_eq!(docs[0]["trace_id"], "1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2");
-    assert_eq!(docs[0]["name"], "backend");
+    let docs = daemon.datagrams();
+    assert_eq!(docs.len(), 1, "one datagram, no segment of the gateway's own: {docs:#?}");
+    let sent = &docs[0];
+    assert_eq!((sent["type"].as_str(), sent["parent_id"].as_str()), (Some("subsegment"), Some("2222222222222222")));
+    assert_eq!(sent["trace_id"], "1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2");
+    assert_eq!(sent["name"], "tollgate/prod");
+    let integration = &sent["subsegments"][0];
+    assert_eq!((integration["name"].as_str(), integration["namespace"].as_str()), (Some("backend"), Some("aws")));
 
     // Lambda did not sample the invocation: nothing is sent.
     let unsampled = lambda.replace("Sampled=1", "Sampled=0");

@@ -1,19 +1,20 @@
-//! Sending a request's spans to the X-Ray daemon: one UDP datagram per document, each the daemon's header line
+//! Sending a request's spans to the X-Ray daemon: a UDP datagram per document, each the daemon's header line
 //! `{"format": "json", "version": 1}` and the document's JSON. On Lambda the function's segment is Lambda's, so
-//! the gateway's work goes as independent subsegments under it; elsewhere (`tollgate serve`) the gateway sends
-//! its own segment too, as API Gateway's stage does.
+//! the gateway's work goes as an independent subsegment under it, its spans nested; elsewhere (`tollgate
+//! serve`) the gateway sends its own segment, as API Gateway's stage does.
 //!
 //! A send never waits and never fails the request: the socket is non-blocking, and a document that cannot go
 //! (too big, no daemon, a full buffer) is counted and logged at debug.
 
 use std::{
+    borrow::Cow,
     net::{SocketAddr, ToSocketAddrs, UdpSocket},
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::{Origin, Span, SpanKind, TraceContext};
+use super::{Origin, Span, SpanId, SpanKind, TraceContext};
 use crate::clock::Micros;
 
 /// What precedes every document in a datagram.
@@ -64,11 +65,21 @@ impl XrayEmitter {
         Ok(Self { socket, sent: AtomicU64::new(0), failed: AtomicU64::new(0) })
     }
 
-    /// Sends the documents of one traced request: its spans, and the gateway's segment unless Lambda's is.
+    /// Sends the document of one traced request. Should it not fit in a datagram, its spans go as independent
+    /// subsegments instead, each in its own.
     pub fn emit(&self, ctx: &TraceContext, segment: &Segment<'_>, spans: &[Span]) {
-        for document in documents(ctx, segment, spans) {
-            self.send(&document);
+        let mut doc = document(ctx, segment, spans);
+        if self.send(&doc) {
+            return;
         }
+        let children = std::mem::take(&mut doc.subsegments);
+        for mut child in children {
+            child.kind = Some("subsegment");
+            child.trace_id.clone_from(&doc.trace_id);
+            child.parent_id = Some(doc.id.clone());
+            self.send(&child);
+        }
+        self.send(&doc);
     }
 
     /// Documents sent, and documents that could not be.
@@ -76,8 +87,10 @@ impl XrayEmitter {
         (self.sent.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
     }
 
-    fn send(&self, document: &Value) {
-        let mut datagram = HEADER.to_vec();
+    /// Sends one document; `false` when it was too big to (the caller may split it), counted as failed.
+    fn send(&self, document: &impl Serialize) -> bool {
+        let mut datagram = Vec::with_capacity(1024);
+        datagram.extend_from_slice(HEADER);
         let written = serde_json::to_writer(&mut datagram, document);
         let outcome = match written {
             Err(e) => Err(e.to_string()),
@@ -93,82 +106,142 @@ impl XrayEmitter {
                 tracing::debug!(%why, failed, "an X-Ray document was not sent");
             }
         }
+        datagram.len() <= MAX_DATAGRAM
     }
 }
 
-/// The documents for one request: subsegments (independent, with `type`, `parent_id` and `trace_id`), and the
-/// gateway's segment first when the trace did not come from Lambda.
-pub fn documents(ctx: &TraceContext, segment: &Segment<'_>, spans: &[Span]) -> Vec<Value> {
-    let trace_id = ctx.xray.root.xray();
-    let parent_id = ctx.segment.to_string();
-    let mut out = Vec::with_capacity(spans.len() + 1);
-    if ctx.origin != Origin::Lambda {
-        let mut doc = json!({
-            "name": segment.name,
-            "id": parent_id,
-            "trace_id": trace_id,
-            "start_time": seconds(segment.start_us),
-            "end_time": seconds(segment.end_us.max(segment.start_us)),
-            "origin": "AWS::ApiGateway::Stage",
-            "http": {
-                "request": { "method": segment.method, "url": segment.url },
-                "response": { "status": segment.status },
-            },
-        });
-        if let Some(caller) = ctx.xray.parent {
-            doc["parent_id"] = json!(caller.to_string());
-        }
-        flag(&mut doc, Some(segment.status), false);
-        out.push(doc);
-    }
-    for span in spans {
-        let mut doc = json!({
-            "type": "subsegment",
-            "name": span.name,
-            "id": span.id.to_string(),
-            "trace_id": trace_id,
-            "parent_id": parent_id,
-            "start_time": seconds(span.start_us),
-            "end_time": seconds(span.end_us.max(span.start_us)),
-        });
-        match &span.kind {
-            SpanKind::Authorizer => {}
-            SpanKind::Store { operation } => {
-                // X-Ray draws an AWS service's node for `aws` subsegments: DynamoDB is one, the embedded store not.
-                if span.name == "DynamoDB" {
-                    doc["namespace"] = json!("aws");
-                }
-                doc["annotations"] = json!({ "operation": operation });
-            }
-            SpanKind::Lambda { function } => {
-                doc["namespace"] = json!("aws");
-                doc["aws"] = json!({ "operation": "Invoke", "function_name": function });
-            }
-            SpanKind::Http { method, url } => {
-                doc["namespace"] = json!("remote");
-                doc["http"] = json!({ "request": { "method": method, "url": url } });
-                if let Some(status) = span.status {
-                    doc["http"]["response"] = json!({ "status": status });
-                }
-            }
-        }
-        flag(&mut doc, span.status, span.fault);
-        out.push(doc);
-    }
-    out
+/// The one document for a request, its spans nested in it: the gateway's segment, or on Lambda the gateway's
+/// subsegment under the function's segment (an independent document with `type`, `parent_id` and `trace_id`).
+/// One datagram per request: each send is a system call, the largest part of tracing's cost.
+pub fn document<'a>(ctx: &TraceContext, segment: &Segment<'a>, spans: &'a [Span]) -> Document<'a> {
+    let (kind, id, parent_id) = match ctx.origin {
+        Origin::Lambda => (Some("subsegment"), SpanId::new(super::random() as u64), Some(ctx.segment)),
+        Origin::Caller | Origin::Started => (None, ctx.segment, ctx.xray.parent),
+    };
+    let mut doc = Document {
+        kind,
+        name: segment.name.into(),
+        id: id.to_string(),
+        trace_id: Some(ctx.xray.root.xray()),
+        parent_id: parent_id.map(|p| p.to_string()),
+        start_time: seconds(segment.start_us),
+        end_time: seconds(segment.end_us.max(segment.start_us)),
+        origin: kind.is_none().then_some("AWS::ApiGateway::Stage"),
+        http: Some(Http {
+            request: Some(HttpRequest { method: segment.method, url: segment.url }),
+            response: Some(HttpResponse { status: segment.status }),
+        }),
+        subsegments: spans.iter().map(subsegment).collect(),
+        ..Document::default()
+    };
+    doc.flag(Some(segment.status), false);
+    doc
 }
 
-/// X-Ray's three failure flags: `throttle` (429) with `error` (4xx), and `fault` (5xx, or no answer).
-fn flag(doc: &mut Value, status: Option<u16>, fault: bool) {
-    let status = status.unwrap_or(0);
-    if fault || status >= 500 {
-        doc["fault"] = json!(true);
-    } else if (400..500).contains(&status) {
-        doc["error"] = json!(true);
-        if status == 429 {
-            doc["throttle"] = json!(true);
+fn subsegment(span: &Span) -> Document<'_> {
+    let mut doc = Document {
+        name: span.name.as_str().into(),
+        id: span.id.to_string(),
+        start_time: seconds(span.start_us),
+        end_time: seconds(span.end_us.max(span.start_us)),
+        ..Document::default()
+    };
+    match &span.kind {
+        SpanKind::Authorizer => {}
+        SpanKind::Store { operation } => {
+            // X-Ray draws an AWS service's node for `aws` subsegments: DynamoDB is one, the embedded store not.
+            doc.namespace = (span.name == "DynamoDB").then_some("aws");
+            doc.annotations = Some(Annotations { operation });
+        }
+        SpanKind::Lambda { function } => {
+            doc.namespace = Some("aws");
+            doc.aws = Some(Aws { operation: "Invoke", function_name: function });
+        }
+        SpanKind::Http { method, url } => {
+            doc.namespace = Some("remote");
+            let response = span.status.map(|status| HttpResponse { status });
+            doc.http = Some(Http { request: Some(HttpRequest { method, url }), response });
         }
     }
+    doc.flag(span.status, span.fault);
+    doc
+}
+
+/// An X-Ray segment or subsegment document (the fields Tollgate sends).
+#[derive(Debug, Default, Serialize)]
+pub struct Document<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub name: Cow<'a, str>,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    pub start_time: f64,
+    pub end_time: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<Http<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aws: Option<Aws<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<Annotations>,
+    #[serde(skip_serializing_if = "is_false")]
+    fault: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    error: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    throttle: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subsegments: Vec<Document<'a>>,
+}
+
+impl Document<'_> {
+    /// X-Ray's three failure flags: `throttle` (429) with `error` (4xx), and `fault` (5xx, or no answer).
+    fn flag(&mut self, status: Option<u16>, fault: bool) {
+        let status = status.unwrap_or(0);
+        self.fault = fault || status >= 500;
+        self.error = !self.fault && (400..500).contains(&status);
+        self.throttle = status == 429;
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Http<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<HttpRequest<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<HttpResponse>,
+}
+
+#[derive(Debug, Serialize)]
+struct HttpRequest<'a> {
+    method: &'a str,
+    url: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct HttpResponse {
+    status: u16,
+}
+
+#[derive(Debug, Serialize)]
+struct Aws<'a> {
+    operation: &'static str,
+    function_name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Annotations {
+    operation: &'static str,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// X-Ray's times: seconds since the epoch, with microseconds.
@@ -179,6 +252,7 @@ fn seconds(us: Micros) -> f64 {
 #[cfg(test)]
 mod tests {
     use http::HeaderMap;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::trace::{SpanId, TraceContext};
@@ -189,8 +263,12 @@ mod tests {
         Span { id: SpanId::new(7), name: "s".into(), kind, start_us: NOW, end_us: NOW + 1_500, status, fault: false }
     }
 
+    fn json_of(doc: &Document<'_>) -> Value {
+        serde_json::to_value(doc).expect("serializes")
+    }
+
     #[test]
-    fn a_started_trace_sends_the_segment_then_subsegments_under_it() {
+    fn a_started_trace_sends_its_segment_with_the_spans_nested() {
         let ctx = TraceContext::continue_from(&HeaderMap::new(), None, NOW);
         let segment =
             Segment { name: "api/prod", method: "GET", url: "/x", status: 429, start_us: NOW, end_us: NOW + 2_000 };
@@ -198,44 +276,54 @@ mod tests {
             span(SpanKind::Http { method: "GET".into(), url: "http://b/x".into() }, Some(503)),
             span(SpanKind::Store { operation: "take_slice" }, None),
         ];
-        let docs = documents(&ctx, &segment, &spans);
-        assert_eq!(docs.len(), 3);
-        assert_eq!(docs[0]["id"], ctx.segment.to_string());
-        assert!(docs[0].get("parent_id").is_none() && docs[0].get("type").is_none());
-        assert_eq!(
-            (docs[0]["throttle"].clone(), docs[0]["start_time"].clone()),
-            (json!(true), json!(1_700_000_000.25))
-        );
-        for sub in &docs[1..] {
-            assert_eq!((sub["type"].as_str(), sub["parent_id"].as_str()), (Some("subsegment"), docs[0]["id"].as_str()));
-            assert_eq!(sub["trace_id"], docs[0]["trace_id"]);
-        }
-        assert_eq!((docs[1]["fault"].clone(), docs[1]["namespace"].clone()), (json!(true), json!("remote")));
-        assert_eq!(docs[2]["annotations"]["operation"], "take_slice");
+        let doc = json_of(&document(&ctx, &segment, &spans));
+        assert_eq!(doc["id"], ctx.segment.to_string());
+        assert!(doc.get("parent_id").is_none() && doc.get("type").is_none(), "{doc}");
+        assert_eq!((doc["throttle"].clone(), doc["error"].clone()), (json!(true), json!(true)));
+        assert_eq!(doc["start_time"], json!(1_700_000_000.25));
+        let subs = doc["subsegments"].as_array().expect("nested");
+        assert_eq!((subs[0]["fault"].clone(), subs[0]["namespace"].clone()), (json!(true), json!("remote")));
+        assert_eq!(subs[0]["http"]["response"]["status"], 503);
+        assert_eq!(subs[1]["annotations"]["operation"], "take_slice");
+        assert!(subs[1].get("namespace").is_none(), "the embedded store is no AWS service");
     }
 
     #[test]
-    fn on_lambda_only_subsegments_go_under_lambda_s_segment() {
+    fn on_lambda_the_gateway_is_a_subsegment_of_lambda_s_segment() {
         let lambda = "Root=1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2;Parent=2222222222222222;Sampled=1";
         let ctx = TraceContext::continue_from(&HeaderMap::new(), Some(lambda), NOW);
         let segment = Segment { name: "api/prod", method: "GET", url: "/", status: 200, start_us: NOW, end_us: NOW };
-        let docs = documents(&ctx, &segment, &[span(SpanKind::Lambda { function: "f".into() }, None)]);
-        assert_eq!(docs.len(), 1);
-        assert_eq!(docs[0]["parent_id"], "2222222222222222");
-        assert_eq!(docs[0]["trace_id"], "1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2");
+        let doc = json_of(&document(&ctx, &segment, &[span(SpanKind::Lambda { function: "f".into() }, None)]));
+        assert_eq!((doc["type"].as_str(), doc["parent_id"].as_str()), (Some("subsegment"), Some("2222222222222222")));
+        assert_eq!(doc["trace_id"], "1-6568f0a2-4c1d7e2b9a3f5061d8e4b7c2");
+        assert!(doc.get("origin").is_none() && doc.get("fault").is_none(), "{doc}");
+        assert_eq!(doc["subsegments"][0]["aws"], json!({ "operation": "Invoke", "function_name": "f" }));
     }
 
     #[test]
-    fn datagrams_carry_the_header_line_and_oversized_ones_are_counted_not_sent() {
+    fn datagrams_carry_the_header_line_and_a_document_too_big_is_split() {
         let daemon = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let emitter = XrayEmitter::connect(&format!("tcp:127.0.0.1:1 udp:{}", daemon.local_addr().expect("addr")))
-            .expect("connects");
-        emitter.send(&json!({ "name": "n" }));
-        emitter.send(&json!({ "name": "x".repeat(MAX_DATAGRAM) }));
-        assert_eq!(emitter.counts(), (1, 1));
+        let address = format!("tcp:127.0.0.1:1 udp:{}", daemon.local_addr().expect("addr"));
+        let emitter = XrayEmitter::connect(&address).expect("connects");
+        assert!(emitter.send(&json!({ "name": "n" })));
         let mut buf = vec![0; MAX_DATAGRAM + 100];
         let n = daemon.recv(&mut buf).expect("a datagram");
         assert_eq!(&buf[..n], b"{\"format\": \"json\", \"version\": 1}\n{\"name\":\"n\"}");
+        // Two 40 KB spans do not fit one datagram: each goes on its own, then the segment.
+        let ctx = TraceContext::continue_from(&HeaderMap::new(), None, NOW);
+        let segment = Segment { name: "api/prod", method: "GET", url: "/", status: 200, start_us: NOW, end_us: NOW };
+        let mut big = span(SpanKind::Authorizer, None);
+        big.name = "x".repeat(40_000);
+        emitter.emit(&ctx, &segment, &[big.clone(), big]);
+        assert_eq!(emitter.counts(), (4, 1), "the whole counted once as not sent");
+        for _ in 0..2 {
+            let n = daemon.recv(&mut buf).expect("a subsegment");
+            let doc: Value = serde_json::from_slice(&buf[HEADER.len()..n]).expect("JSON");
+            assert_eq!(
+                (doc["type"].as_str(), doc["parent_id"].as_str()),
+                (Some("subsegment"), Some(&*ctx.segment.to_string()))
+            );
+        }
         assert!(matches!(XrayEmitter::connect("nowhere"), Err(EmitterError::Address(_))));
     }
 }
