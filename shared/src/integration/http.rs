@@ -19,7 +19,7 @@ use crate::{
     config::Piece,
     error::GatewayError,
     request::{GatewayRequest, GatewayResponse, Matched},
-    trace::SpanKind,
+    trace::{self, SpanKind},
 };
 
 /// API Gateway's response payload limit.
@@ -96,13 +96,15 @@ impl HttpIntegration {
         call: &IntegrationCall<'_>,
         mut outgoing: Request<Full<Bytes>>,
     ) -> Result<GatewayResponse, GatewayError> {
-        let Some(hop) = call.trace else { return self.exchange(call, outgoing).await };
-        // The backend continues the trace from this hop, not from wherever the caller's headers pointed.
-        hop.headers.apply(outgoing.headers_mut());
+        if let Some(hop) = call.trace {
+            // The backend continues the trace from this hop, not from wherever the caller's headers pointed.
+            hop.headers.apply(outgoing.headers_mut());
+        }
         let (method, uri) = (outgoing.method().clone(), outgoing.uri().clone());
         let kind = || SpanKind::Http { method: method.to_string(), url: uri.to_string() };
         let status = |r: &GatewayResponse| Some(r.status.as_u16());
-        hop.record(uri.host().unwrap_or("backend"), kind, status, self.exchange(call, outgoing)).await
+        let name = uri.host().unwrap_or("backend");
+        trace::record(call.trace, name, kind, status, self.exchange(call, outgoing)).await
     }
 
     async fn exchange(

@@ -159,11 +159,8 @@ impl Pipeline {
         let mut ex = Exchange::new(request);
         self.tracing.begin(&mut ex);
         // A recorded request's store calls find its recorder on the task.
-        // Boxed when traced, so the untraced path's future stays the size it was.
-        let processed = match ex.recorder.clone() {
-            Some(recorder) => recorder.scope(Box::pin(self.process(&mut ex))).await,
-            None => self.process(&mut ex).await,
-        };
+        let recorder = ex.recorder.clone();
+        let processed = crate::trace::scope(recorder, self.process(&mut ex)).await;
         if let Err(error) = processed {
             ex.error = Some(error);
         }

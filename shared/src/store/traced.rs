@@ -1,6 +1,8 @@
-//! A store that records each call as a span of the request being traced (see `trace::timed`), for stages with
-//! tracing on. The pipeline wraps its store in one at cold start; calls made outside a traced request (a
-//! spawned give-back, an untraced request) only pass through.
+//! A store that records each call a request makes (keys, plans, throttle slices, quota, the shared cache) as a
+//! span of the request being traced (see `trace::timed`), for stages with tracing on. The pipeline wraps its
+//! store in one at cold start; calls made outside a traced request (a spawned give-back, an untraced request)
+//! only pass through. Administration verbs, which no request makes, pass through unwrapped: each wrapped verb
+//! is code in the router.
 
 use std::sync::Arc;
 
@@ -52,7 +54,7 @@ impl CacheStore for Traced {
     }
 
     fn flush<'a>(&'a self, stage: &'a str, tag: Option<&'a str>) -> StoreFuture<'a, Generations> {
-        traced!(self, "flush", self.inner.flush(stage, tag))
+        self.inner.flush(stage, tag)
     }
 }
 
@@ -62,7 +64,7 @@ impl Store for Traced {
     }
 
     fn insert_key_value<'a>(&'a self, hash: &'a KeyHash, key_id: &'a str) -> StoreFuture<'a, ()> {
-        traced!(self, "insert_key_value", self.inner.insert_key_value(hash, key_id))
+        self.inner.insert_key_value(hash, key_id)
     }
 
     fn find_key_value<'a>(&'a self, hash: &'a KeyHash) -> StoreFuture<'a, Option<(String, Option<i64>)>> {
@@ -70,11 +72,11 @@ impl Store for Traced {
     }
 
     fn expire_key_value<'a>(&'a self, hash: &'a KeyHash, not_after_ms: i64) -> StoreFuture<'a, ()> {
-        traced!(self, "expire_key_value", self.inner.expire_key_value(hash, not_after_ms))
+        self.inner.expire_key_value(hash, not_after_ms)
     }
 
     fn delete_key_value<'a>(&'a self, hash: &'a KeyHash) -> StoreFuture<'a, ()> {
-        traced!(self, "delete_key_value", self.inner.delete_key_value(hash))
+        self.inner.delete_key_value(hash)
     }
 
     fn put_record<'a>(
@@ -85,7 +87,7 @@ impl Store for Traced {
         version: u64,
         expected: Option<u64>,
     ) -> StoreFuture<'a, ()> {
-        traced!(self, "put_record", self.inner.put_record(kind, id, doc, version, expected))
+        self.inner.put_record(kind, id, doc, version, expected)
     }
 
     fn get_record<'a>(&'a self, kind: Kind, id: &'a str) -> StoreFuture<'a, Option<String>> {
@@ -93,11 +95,11 @@ impl Store for Traced {
     }
 
     fn list_records<'a>(&'a self, kind: Kind, limit: u32, after: Option<&'a str>) -> StoreFuture<'a, Page<String>> {
-        traced!(self, "list_records", self.inner.list_records(kind, limit, after))
+        self.inner.list_records(kind, limit, after)
     }
 
     fn delete_record<'a>(&'a self, kind: Kind, id: &'a str) -> StoreFuture<'a, ()> {
-        traced!(self, "delete_record", self.inner.delete_record(kind, id))
+        self.inner.delete_record(kind, id)
     }
 
     fn take_slice<'a>(
@@ -136,7 +138,7 @@ impl Store for Traced {
         allowance: Option<u64>,
         extra: u64,
     ) -> StoreFuture<'a, i64> {
-        traced!(self, "grant_quota", self.inner.grant_quota(counter, allowance, extra))
+        self.inner.grant_quota(counter, allowance, extra)
     }
 
     fn quota_records<'a>(
@@ -146,6 +148,6 @@ impl Store for Traced {
         from: NaiveDate,
         to: NaiveDate,
     ) -> StoreFuture<'a, Vec<QuotaRecord>> {
-        traced!(self, "quota_records", self.inner.quota_records(plan, key, from, to))
+        self.inner.quota_records(plan, key, from, to)
     }
 }

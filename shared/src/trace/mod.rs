@@ -171,7 +171,7 @@ pub struct Span {
 pub struct Recorder(Arc<Mutex<Vec<Span>>>);
 
 tokio::task_local! {
-    static CURRENT: Recorder;
+    static CURRENT: Option<Recorder>;
 }
 
 impl Recorder {
@@ -186,15 +186,16 @@ impl Recorder {
         self.0.lock().map(|mut spans| std::mem::take(&mut *spans)).unwrap_or_default()
     }
 
-    /// Runs `work` with this recorder as the task's current one (see [`timed`]).
-    pub async fn scope<F: Future>(self, work: F) -> F::Output {
-        CURRENT.scope(self, work).await
-    }
-
-    /// The task's current recorder, when a request being traced runs on it.
+    /// The task's current recorder, when a request being recorded runs on it.
     pub fn current() -> Option<Self> {
-        CURRENT.try_with(Clone::clone).ok()
+        CURRENT.try_with(Clone::clone).ok().flatten()
     }
+}
+
+/// Runs `work` with `recorder` as the task's current one (see [`timed`]); `None` records nothing. One path for
+/// both, so the work's future is polled from one place (the pipeline's is most of the router's code).
+pub async fn scope<F: Future>(recorder: Option<Recorder>, work: F) -> F::Output {
+    CURRENT.scope(recorder, work).await
 }
 
 /// One backend call continuing a request's trace (an integration, an authorizer): the headers it carries, and,
@@ -212,30 +213,28 @@ impl<'a> Hop<'a> {
         let span = SpanId::new(random() as u64);
         Self { headers: ctx.propagate(span, recorder.is_some()), span, recorder, clock }
     }
+}
 
-    /// Runs `call`, recording it as this hop's span when the request is recorded; `status` reads the backend's
-    /// HTTP status from a result.
-    pub async fn record<T, E>(
-        &self,
-        name: &str,
-        kind: impl FnOnce() -> SpanKind,
-        status: impl FnOnce(&T) -> Option<u16>,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        let Some(recorder) = self.recorder else { return call.await };
-        let start_us = self.clock.now_us();
-        let result = call.await;
-        let end_us = self.clock.now_us();
-        let (status, fault) = match &result {
-            Ok(answer) => (status(answer), false),
-            Err(_) => (None, true),
-        };
-        recorder.record(Span { id: self.span, name: name.to_owned(), kind: kind(), start_us, end_us, status, fault });
-        result
+/// A span being timed: where it goes and when it began. Not generic, so each traced call adds little code.
+struct Started {
+    recorder: Recorder,
+    id: SpanId,
+    start_us: Micros,
+}
+
+impl Started {
+    fn at(recorder: Recorder, id: SpanId, clock: &dyn Clock) -> Self {
+        Self { recorder, id, start_us: clock.now_us() }
+    }
+
+    fn end(self, clock: &dyn Clock, name: &str, kind: SpanKind, status: Option<u16>, fault: bool) {
+        let (id, start_us, end_us) = (self.id, self.start_us, clock.now_us());
+        self.recorder.record(Span { id, name: name.to_owned(), kind, start_us, end_us, status, fault });
     }
 }
 
-/// [`Hop::record`] when there is a hop; `call` alone otherwise.
+/// Runs `call` as `hop`'s backend call, recording it as the hop's span when the request is recorded;
+/// `status` reads the backend's HTTP status from a result. Without a hop it only runs `call`.
 pub async fn record<T, E>(
     hop: Option<&Hop<'_>>,
     name: &str,
@@ -243,10 +242,17 @@ pub async fn record<T, E>(
     status: impl FnOnce(&T) -> Option<u16>,
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
-    match hop {
-        Some(hop) => hop.record(name, kind, status, call).await,
-        None => call.await,
+    let started = hop.and_then(|h| Some(Started::at(h.recorder?.clone(), h.span, h.clock)));
+    // One await for both cases: two would make two copies of the call's code.
+    let result = call.await;
+    if let (Some(started), Some(hop)) = (started, hop) {
+        let (status, fault) = match &result {
+            Ok(answer) => (status(answer), false),
+            Err(_) => (None, true),
+        };
+        started.end(hop.clock, name, kind(), status, fault);
     }
+    result
 }
 
 /// Runs `call` and, when the task has a current recorder, records it as a span of `kind` named `name`, timed
@@ -257,20 +263,11 @@ pub async fn timed<T, E>(
     kind: SpanKind,
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
-    let Some(recorder) = Recorder::current() else { return call.await };
-    let start_us = clock.now_us();
+    let started = Recorder::current().map(|r| Started::at(r, SpanId::new(random() as u64), clock));
     let result = call.await;
-    let id = SpanId::new(random() as u64);
-    let span = Span {
-        id,
-        name: name.to_owned(),
-        kind,
-        start_us,
-        end_us: clock.now_us(),
-        status: None,
-        fault: result.is_err(),
-    };
-    recorder.record(span);
+    if let Some(started) = started {
+        started.end(clock, name, kind, None, result.is_err());
+    }
     result
 }
 
@@ -337,7 +334,7 @@ mod tests {
         let kind = || SpanKind::Store { operation: "get_entry" };
         assert_eq!(timed(&clock, "store", kind(), call()).await, Ok(1), "no recorder: just the call");
         let recorder = Recorder::default();
-        recorder.clone().scope(async { timed(&clock, "store", kind(), call()).await }).await.expect("ok");
+        scope(Some(recorder.clone()), async { timed(&clock, "store", kind(), call()).await }).await.expect("ok");
         let spans = recorder.take();
         assert_eq!(spans.len(), 1);
         assert_eq!((spans[0].start_us, spans[0].kind.clone()), (NOW, kind()));
