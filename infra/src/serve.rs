@@ -178,7 +178,13 @@ async fn backends(definition: &Definition, dir: &Path, settings: &Settings) -> a
     let lambda =
         (!lambda_functions.is_empty()).then(|| Arc::new(LocalInvoker { functions, remote }) as Arc<dyn Invoker>);
     let http = if definition.uses_http() { Some(HttpClient::new()?) } else { None };
-    Ok(Backends { lambda, http, account: settings.account(), ..Backends::default() })
+    Ok(Backends {
+        lambda,
+        http,
+        account: settings.account(),
+        xray_daemon: settings.xray_daemon.clone(),
+        ..Backends::default()
+    })
 }
 
 async fn front_door(door: Arc<FrontDoor>, peer: Peer, request: Request) -> Response {

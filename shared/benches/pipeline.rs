@@ -1,7 +1,10 @@
 //! In-process cost of the gateway, each figure beside a baseline measured in the same run:
 //! - `pipeline/*`: admit → route → mock integration → respond → access log, for 1 and 500 routes;
 //! - `event/*`: a whole Function URL invocation as Lambda delivers it (JSON in, JSON out) through the gateway,
-//!   against the JSON work any Rust HTTP function pays anyway (parse the same event, write a response).
+//!   against the JSON work any Rust HTTP function pays anyway (parse the same event, write a response);
+//! - `tracing/*`: one Lambda-integrated route behind a stage throttle (an in-process function and the embedded
+//!   store in memory), the stage's tracing off against on (every request recorded: the segment, the store's
+//!   subsegment and the integration's, sent to a UDP socket on loopback).
 //!
 //! `scripts/bench-report` prints the medians and ratios.
 
@@ -9,7 +12,17 @@ use std::hint::black_box;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate_core::{Gateway, backends::Backends, config::Definition, event::GatewayEvent, request::GatewayRequest};
+use std::sync::Arc;
+
+use tollgate_core::{
+    Gateway,
+    backends::Backends,
+    clients::{InvokeFuture, InvokeOutput, Invoker},
+    config::Definition,
+    event::GatewayEvent,
+    request::GatewayRequest,
+    store::{Store, embedded::EmbeddedStore},
+};
 
 /// 500 routes of the shapes real APIs have: static, parameter, nested parameter, greedy, several methods.
 fn definition(routes: usize) -> String {
@@ -47,6 +60,31 @@ fn request(path: &str) -> GatewayRequest {
         time_epoch_ms: 1_700_000_000_000,
         ..GatewayRequest::new(http::Method::GET, path)
     }
+}
+
+/// A function that answers at once, so the figure is the gateway's own work.
+struct Instant200;
+
+impl Invoker for Instant200 {
+    fn invoke<'a>(&'a self, _function: &'a str, _payload: Vec<u8>, _trace: Option<&'a str>) -> InvokeFuture<'a> {
+        let reply = br#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"ok\":true}"}"#;
+        Box::pin(async move { Ok(InvokeOutput { payload: reply.to_vec(), function_error: None }) })
+    }
+}
+
+/// The traced route, with tracing on or off, sending to `daemon`.
+fn traced_gateway(on: bool, daemon: &str) -> Gateway {
+    let yaml = format!(
+        "stages:\n  prod:\n    throttle: {{ rateLimit: 1000000, burstLimit: 1000000 }}\n    tracing: {{ enabled: {on} }}\nroutes:\n  GET /svc/items/{{id}}:\n    integration: {{ type: lambda, function: f }}\n"
+    );
+    let def = Definition::from_yaml(&yaml, None).expect("definition");
+    let backends = Backends {
+        lambda: Some(Arc::new(Instant200)),
+        store: Some(Arc::new(EmbeddedStore::in_memory()) as Arc<dyn Store>),
+        xray_daemon: Some(daemon.to_owned()),
+        ..Backends::default()
+    };
+    Gateway::new(&def, &backends).expect("gateway")
 }
 
 fn event_json(path: &str) -> Vec<u8> {
@@ -87,6 +125,21 @@ fn benches(c: &mut Criterion) {
             serde_json::to_vec(&response).expect("response")
         })
     });
+    group.finish();
+
+    // The X-Ray daemon: a loopback socket drained on its own thread, as the real one reads its datagrams.
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let address = daemon.local_addr().expect("address").to_string();
+    std::thread::spawn(move || {
+        let mut buf = vec![0; 65_536];
+        while daemon.recv(&mut buf).is_ok() {}
+    });
+    let (off, on) = (traced_gateway(false, &address), traced_gateway(true, &address));
+    let mut hit = request("/svc/items/42");
+    hit.headers.insert("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".parse().expect("v"));
+    let mut group = c.benchmark_group("tracing");
+    group.bench_function("off", |b| b.to_async(&rt).iter(|| off.handle_request(black_box(hit.clone()))));
+    group.bench_function("on", |b| b.to_async(&rt).iter(|| on.handle_request(black_box(hit.clone()))));
     group.finish();
 }
 

@@ -25,6 +25,8 @@ pub struct Backends {
     pub clock: Option<SharedClock>,
     /// The account and region in execute-api ARNs.
     pub account: AwsAccount,
+    /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`), where a traced stage sends its documents.
+    pub xray_daemon: Option<String>,
 }
 
 /// Why the clients could not be built.
@@ -53,7 +55,14 @@ impl Backends {
         } else {
             None
         };
-        Ok(Self { lambda, http, store, clock: None, account: settings.account() })
+        Ok(Self {
+            lambda,
+            http,
+            store,
+            clock: None,
+            account: settings.account(),
+            xray_daemon: settings.xray_daemon.clone(),
+        })
     }
 
     /// The clock to read: the injected one, else the system's.

@@ -65,8 +65,23 @@ impl Gateway {
         event: &str,
         deadline_ms: Option<i64>,
     ) -> Result<GatewayEventResponse, FunctionError> {
+        self.handle_invocation(event, deadline_ms, None).await
+    }
+
+    /// [`Gateway::handle_json`] for a Lambda invocation whose X-Ray trace is `lambda_trace` (the runtime's
+    /// `_X_AMZN_TRACE_ID`): integrations continue it, and a traced stage's subsegments go under its segment.
+    pub async fn handle_invocation(
+        &self,
+        event: &str,
+        deadline_ms: Option<i64>,
+        lambda_trace: Option<&str>,
+    ) -> Result<GatewayEventResponse, FunctionError> {
         let event = GatewayEvent::from_json(event).map_err(|e| FunctionError::new("InvalidEvent", e.to_string()))?;
-        Ok(self.handle(event, deadline_ms).await)
+        let origin = event.origin();
+        let mut request = event.into_request(self.clock.as_ref());
+        request.deadline_ms = deadline_ms;
+        request.lambda_trace = lambda_trace.map(str::to_owned);
+        Ok(event::render(origin, self.pipeline.run(request).await))
     }
 
     /// Answers one event. With a deadline, integrations and authorizers get only what is left of it, so a slow

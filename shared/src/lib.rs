@@ -28,6 +28,7 @@ pub mod route_key;
 pub mod route_table;
 pub mod settings;
 pub mod store;
+pub mod trace;
 pub mod usage;
 pub mod validate;
 pub mod velocity;

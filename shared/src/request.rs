@@ -42,6 +42,8 @@ pub struct GatewayRequest {
     /// When the invocation carrying the request must have answered (Lambda's deadline, ms since the epoch):
     /// integrations and authorizers wait no longer than that.
     pub deadline_ms: Option<i64>,
+    /// The X-Ray trace of the Lambda invocation carrying the request (`_X_AMZN_TRACE_ID`), on Lambda.
+    pub lambda_trace: Option<String>,
 }
 
 impl GatewayRequest {
@@ -65,6 +67,7 @@ impl GatewayRequest {
             protocol: "HTTP/1.1".to_owned(),
             malformed: None,
             deadline_ms: None,
+            lambda_trace: None,
         }
     }
 

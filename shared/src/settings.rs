@@ -34,6 +34,8 @@ pub struct Settings {
     pub lambda_endpoint: Option<String>,
     /// `AWS_LAMBDA_RUNTIME_API`: set by Lambda (and local Runtime APIs) for a function process.
     pub runtime_api: Option<String>,
+    /// `AWS_XRAY_DAEMON_ADDRESS`: where Lambda's X-Ray daemon listens (`host:port`, UDP), for traced stages.
+    pub xray_daemon: Option<String>,
     /// `TOLLGATE_LOG`: a level and `target=level` directives.
     pub log: Option<String>,
     /// `TOLLGATE_JWT_*`: the standalone JWT authorizer function's settings.
@@ -109,6 +111,7 @@ impl Settings {
             has_access_key: vars.contains_key("AWS_ACCESS_KEY_ID"),
             lambda_endpoint: get("AWS_ENDPOINT_URL_LAMBDA"),
             runtime_api: get("AWS_LAMBDA_RUNTIME_API"),
+            xray_daemon: get("AWS_XRAY_DAEMON_ADDRESS"),
             log: get("TOLLGATE_LOG"),
             jwt: JwtSettings {
                 issuer: get("TOLLGATE_JWT_ISSUER"),

@@ -14,8 +14,9 @@ const LAYERS: &[&[&str]] = &[
     // What everything shares: time, the request types, route keys, the environment, logging; the mapping-template
     // engine.
     &["clock", "coding", "logging", "request", "route_key", "settings", "velocity"],
-    // Errors with each API type's answers; usage-plan records; the clients Tollgate calls out through.
-    &["error", "usage", "clients"],
+    // Errors with each API type's answers; usage-plan records; the clients Tollgate calls out through; trace ids,
+    // headers and the X-Ray emitter.
+    &["error", "usage", "clients", "trace"],
     // The definition; the store; the Lambda function edge.
     &["config", "store", "function"],
     // Event shapes; the route table; metering; the clients a definition needs; request validation; OpenAPI

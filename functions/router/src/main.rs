@@ -12,9 +12,9 @@ async fn main() -> Result<(), Error> {
     let gateway = Arc::new(function::start(async |settings| Ok(Gateway::from_settings(&settings).await?)).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let gateway = Arc::clone(&gateway);
-        // Integrations and authorizers get what is left of this invocation.
+        // Integrations and authorizers get what is left of this invocation, and continue its X-Ray trace.
         let deadline = i64::try_from(event.context.deadline).ok();
-        async move { gateway.handle_json(event.payload.get(), deadline).await }
+        async move { gateway.handle_invocation(event.payload.get(), deadline, event.context.xray_trace_id.as_deref()).await }
     }))
     .await
 }

@@ -17,6 +17,7 @@ use crate::{
     config::{EventKind, IdentityScope, LambdaAuthorizerSpec, PayloadVersion},
     event::proxy::{self, Recipient},
     request::{ApiContext, Authorized, GatewayRequest, Matched},
+    trace::X_AMZN_TRACE_ID,
 };
 
 const MAX_CACHED: usize = 10_000;
@@ -70,6 +71,8 @@ pub struct Call<'a> {
     pub arn: &'a str,
     /// The event when the front end already has it (WebSocket `$connect`).
     pub preset: Option<&'a PresetEvent>,
+    /// The X-Ray header the invocation continues, when the pipeline made one for this hop.
+    pub trace: Option<&'a str>,
 }
 
 /// An authorizer event a front end already has, as API Gateway sends it: a WebSocket `$connect` authorizer
@@ -164,7 +167,7 @@ impl LambdaAuthorizer {
         // The authorizer gets what is left of the invocation, at most its own timeout.
         let timeout =
             call.request.time_left(|| self.clock.now_ms()).map_or(self.spec.timeout, |t| t.min(self.spec.timeout));
-        let trace = call.request.header("x-amzn-trace-id");
+        let trace = call.trace.or_else(|| call.request.header(X_AMZN_TRACE_ID));
         invoke(self.invoker.as_ref(), &self.spec.function, event, timeout, trace, parse).await.map_err(|failure| {
             // API Gateway's convention: a function that fails with exactly "Unauthorized" means 401.
             if failure.error_message().as_deref() == Some("Unauthorized") {

@@ -249,6 +249,18 @@ pub struct StageFile {
     /// Response caching for the stage's routes.
     #[serde(default)]
     pub caching: Option<CachingFile>,
+    /// X-Ray tracing for the stage (API Gateway's `tracingEnabled`).
+    #[serde(default)]
+    pub tracing: Option<TracingFile>,
+}
+
+/// The stage's `tracing` section: with `enabled`, the router sends X-Ray documents for its authorizer, store
+/// and integration calls (`docs/tracing.md`). Trace headers are continued either way.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TracingFile {
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 #[derive(Debug, Deserialize)]

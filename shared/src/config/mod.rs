@@ -24,7 +24,7 @@ use crate::request::{ApiType, MediaTypes};
 
 pub use file::{
     ApiKeySource, ApiKeysFile, AuthorizerFile, DEFAULT_KEY_CACHE_SECS, GatewayFile, IntegrationFile, LocalFile,
-    LocalFunctionFile, MAX_KEY_CACHE_SECS, ResourcePolicyFile, RouteFile, StageFile,
+    LocalFunctionFile, MAX_KEY_CACHE_SECS, ResourcePolicyFile, RouteFile, StageFile, TracingFile,
 };
 pub use gateway_responses::GatewayResponses;
 pub use identity::{IdentityScope, IdentitySource};
@@ -219,6 +219,7 @@ impl Definition {
             gateway_responses,
             cache,
             usage_page: None,
+            tracing: stage_file.and_then(|s| s.tracing).is_some_and(|t| t.enabled),
         }
         .with_usage_page(file.usage_page))
     }
@@ -387,6 +388,19 @@ routes:
             let err = Definition::from_yaml(&yaml, stage).expect_err(problem).to_string();
             assert!(err.contains(problem), "{problem}: {err}");
         }
+    }
+
+    #[test]
+    fn tracing_is_a_stage_setting() {
+        let with = |stage: &str| {
+            format!("stages:\n  a: {{ {stage} }}\nroutes:\n  GET /x: {{ integration: {{ type: mock }} }}\n")
+        };
+        assert!(Definition::from_yaml(&with("tracing: { enabled: true }"), None).expect("valid").tracing);
+        for off in ["", "tracing: {}", "tracing: { enabled: false }"] {
+            assert!(!Definition::from_yaml(&with(off), None).expect("valid").tracing, "{off}");
+        }
+        let err = Definition::from_yaml(&with("tracing: { enabled: true, sampleRate: 1 }"), None).expect_err("unknown");
+        assert!(err.to_string().contains("sampleRate"), "{err}");
     }
 
     #[test]

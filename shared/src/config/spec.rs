@@ -167,6 +167,8 @@ pub struct Definition {
     pub cache: Option<StageCache>,
     /// The path of the key holder's usage page, when it is on and the definition meters anything.
     pub usage_page: Option<String>,
+    /// The stage's `tracing.enabled`: send X-Ray documents.
+    pub tracing: bool,
 }
 
 impl Definition {

@@ -183,6 +183,7 @@ fn from_http(ev: ApiGatewayV2httpRequest, clock: &dyn Clock) -> GatewayRequest {
         protocol: ctx.http.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
         malformed,
         deadline_ms: None,
+        lambda_trace: None,
     }
 }
 
@@ -220,6 +221,7 @@ fn from_rest(rest: RestEvent, clock: &dyn Clock) -> GatewayRequest {
         protocol: ctx.protocol.unwrap_or_else(|| "HTTP/1.1".to_owned()),
         malformed,
         deadline_ms: None,
+        lambda_trace: None,
     }
 }
 

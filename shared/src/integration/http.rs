@@ -19,6 +19,7 @@ use crate::{
     config::Piece,
     error::GatewayError,
     request::{GatewayRequest, GatewayResponse, Matched},
+    trace::{self, SpanKind},
 };
 
 /// API Gateway's response payload limit.
@@ -91,6 +92,22 @@ impl HttpIntegration {
     /// Sends a built request within the call's time and reads the whole answer (a non-proxy integration builds
     /// it, then puts its rendered body in).
     pub(super) async fn send(
+        &self,
+        call: &IntegrationCall<'_>,
+        mut outgoing: Request<Full<Bytes>>,
+    ) -> Result<GatewayResponse, GatewayError> {
+        if let Some(hop) = call.trace {
+            // The backend continues the trace from this hop, not from wherever the caller's headers pointed.
+            hop.headers.apply(outgoing.headers_mut());
+        }
+        let (method, uri) = (outgoing.method().clone(), outgoing.uri().clone());
+        let kind = || SpanKind::Http { method: method.to_string(), url: uri.to_string() };
+        let status = |r: &GatewayResponse| Some(r.status.as_u16());
+        let name = uri.host().unwrap_or("backend");
+        trace::record(call.trace, name, kind, status, self.exchange(call, outgoing)).await
+    }
+
+    async fn exchange(
         &self,
         call: &IntegrationCall<'_>,
         outgoing: Request<Full<Bytes>>,

@@ -12,6 +12,7 @@ use crate::{
     error::GatewayError,
     event::proxy::{self, Recipient},
     request::GatewayResponse,
+    trace::{self, SpanKind},
 };
 
 pub struct LambdaIntegration {
@@ -38,8 +39,9 @@ impl LambdaIntegration {
         };
         let parse = |reply: &[u8]| lambda_reply::map(rules, reply);
         let timeout = call.timeout(self.timeout);
-        let trace = call.request.header("x-amzn-trace-id");
-        invoke(self.invoker.as_ref(), &self.function, event, timeout, trace, parse).await.map_err(failure)
+        let invoked = invoke(self.invoker.as_ref(), &self.function, event, timeout, trace_header(&call), parse);
+        let kind = || SpanKind::Lambda { function: self.function.clone() };
+        trace::record(call.trace, &self.function, kind, |_| None, invoked).await.map_err(failure)
     }
 
     /// Invokes the function with `payload` as it is (a non-proxy integration's rendered template): `Ok` with its
@@ -50,14 +52,20 @@ impl LambdaIntegration {
         payload: Vec<u8>,
     ) -> Result<Result<Vec<u8>, Vec<u8>>, GatewayError> {
         let timeout = call.timeout(self.timeout);
-        let trace = call.request.header("x-amzn-trace-id");
         let result = |reply: &[u8]| Ok(reply.to_vec());
-        match invoke(self.invoker.as_ref(), &self.function, payload, timeout, trace, result).await {
+        let invoked = invoke(self.invoker.as_ref(), &self.function, payload, timeout, trace_header(call), result);
+        let kind = || SpanKind::Lambda { function: self.function.clone() };
+        match trace::record(call.trace, &self.function, kind, |_| None, invoked).await {
             Ok(result) => Ok(Ok(result)),
             Err(InvokeFailure::Function { payload, .. }) => Ok(Err(payload)),
             Err(other) => Err(failure(other)),
         }
     }
+}
+
+/// The X-Ray header the invocation continues: this hop's, else the request's own.
+fn trace_header<'a>(call: &IntegrationCall<'a>) -> Option<&'a str> {
+    call.trace.and_then(|hop| hop.headers.xray_text()).or_else(|| call.request.header(trace::X_AMZN_TRACE_ID))
 }
 
 /// The answer for an invocation that gave no usable reply.

@@ -16,6 +16,7 @@ use crate::{
     error::GatewayError,
     event::proxy::ApiKeyUse,
     request::{ApiContext, Authorized, GatewayRequest, GatewayResponse, Matched},
+    trace::Hop,
 };
 
 /// Everything a call to an integration is about.
@@ -31,6 +32,8 @@ pub struct IntegrationCall<'a> {
     pub budget: Option<Duration>,
     /// What the route's parameter mapping set that `request` cannot carry to an HTTP backend (a new path, `Host`).
     pub rewrite: Option<&'a parameter_mapping::Rewrite>,
+    /// The trace this call continues: its headers, and its span when the request is recorded.
+    pub trace: Option<&'a Hop<'a>>,
 }
 
 impl IntegrationCall<'_> {

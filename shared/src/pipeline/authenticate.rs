@@ -13,9 +13,11 @@ use crate::{
         method_arn,
     },
     clients::MissingClient,
+    clock::SharedClock,
     config::{AuthorizerSpec, Definition, IdentityScope, IdentitySource},
     error::GatewayError,
     request::ApiContext,
+    trace::{self, SpanKind},
 };
 
 enum Authorizer {
@@ -25,6 +27,8 @@ enum Authorizer {
 
 /// A route's authorizer and the scopes it requires.
 struct Guard {
+    /// The authorizer's name in the definition: its span's.
+    name: String,
     authorizer: Arc<Authorizer>,
     scopes: Vec<String>,
 }
@@ -33,6 +37,8 @@ pub(super) struct Authenticate {
     /// Per route, in definition order.
     routes: Vec<Option<Guard>>,
     context: Arc<ApiContext>,
+    /// Times the authorizer's span.
+    clock: SharedClock,
 }
 
 impl Authenticate {
@@ -69,11 +75,12 @@ impl Authenticate {
             .routes
             .iter()
             .map(|r| {
-                let authorizer = r.authorizer.as_deref().and_then(|n| built.get(n)).cloned();
-                authorizer.map(|authorizer| Guard { authorizer, scopes: r.authorization_scopes.clone() })
+                let name = r.authorizer.as_deref()?;
+                let authorizer = Arc::clone(built.get(name)?);
+                Some(Guard { name: name.to_owned(), authorizer, scopes: r.authorization_scopes.clone() })
             })
             .collect();
-        Ok(Self { routes, context })
+        Ok(Self { routes, context, clock })
     }
 }
 
@@ -82,12 +89,17 @@ impl Stage for Authenticate {
         let matched = ex.matched()?;
         let Some(guard) = self.routes.get(matched.route).and_then(Option::as_ref) else { return Ok(()) };
         let ctx = self.context.as_ref();
+        // The authorizer is a span of a recorded request; a Lambda authorizer's invocation continues from it.
+        let hop = ex.hop(self.clock.as_ref());
         let authorized = match guard.authorizer.as_ref() {
             Authorizer::Jwt { verifier, identity } => {
                 let scope =
                     IdentityScope { route_key: &matched.key, stage: &ctx.stage, stage_variables: &ctx.stage_variables };
                 let value = identity.resolve(&ex.request, scope);
-                verifier.authorize(value.as_deref(), &guard.scopes).await.map_err(jwt_error)?
+                let verified = verifier.authorize(value.as_deref(), &guard.scopes);
+                trace::record(hop.as_ref(), &guard.name, || SpanKind::Authorizer, |_| None, verified)
+                    .await
+                    .map_err(jwt_error)?
             }
             Authorizer::Lambda(lambda) => {
                 let preset = ex.authorizer_event.as_ref();
@@ -103,8 +115,11 @@ impl Stage for Authenticate {
                     },
                     |p| p.arn.clone(),
                 );
-                let call = Call { request: &ex.request, matched, context: ctx, arn: &arn, preset };
-                lambda.authorize(call).await.map_err(lambda_error)?
+                let trace = hop.as_ref().and_then(|h| h.headers.xray_text());
+                let call = Call { request: &ex.request, matched, context: ctx, arn: &arn, preset, trace };
+                trace::record(hop.as_ref(), &guard.name, || SpanKind::Authorizer, |_| None, lambda.authorize(call))
+                    .await
+                    .map_err(lambda_error)?
             }
         };
         ex.authorized = Some(authorized);

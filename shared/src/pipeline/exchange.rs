@@ -7,10 +7,12 @@ use tokio::time::Instant;
 
 use crate::{
     auth::lambda::PresetEvent,
+    clock::Micros,
     error::{GatewayError, RateLimit},
     event::proxy::ApiKeyUse,
     metering::Caller,
     request::{Authorized, GatewayRequest, GatewayResponse, Matched},
+    trace::{Hop, Recorder, TraceContext},
 };
 
 #[derive(Debug)]
@@ -42,6 +44,12 @@ pub struct Exchange {
     pub preflight: bool,
     /// Given by the front end: the event Lambda authorizers get, when it has one (WebSocket `$connect`).
     pub authorizer_event: Option<PresetEvent>,
+    /// Set before the first stage: the trace the request continues, which backend calls carry on.
+    pub trace: Option<TraceContext>,
+    /// Set with `trace` when the request's spans are sent to X-Ray: where stages record them.
+    pub recorder: Option<Recorder>,
+    /// When the recorded request began, on the gateway's clock.
+    pub trace_start_us: Micros,
 }
 
 impl Exchange {
@@ -61,6 +69,9 @@ impl Exchange {
             cache: None,
             preflight: false,
             authorizer_event: None,
+            trace: None,
+            recorder: None,
+            trace_start_us: 0,
         }
     }
 
@@ -73,6 +84,11 @@ impl Exchange {
     pub fn api_key_use(&self) -> Option<ApiKeyUse<'_>> {
         let caller = self.caller.as_ref()?;
         Some(ApiKeyUse { value: self.api_key_value.as_deref()?, id: &caller.key.id })
+    }
+
+    /// A backend call continuing the request's trace, timed on `clock` when the request is recorded.
+    pub fn hop<'a>(&'a self, clock: &'a dyn crate::clock::Clock) -> Option<Hop<'a>> {
+        Some(Hop::new(self.trace.as_ref()?, self.recorder.as_ref(), clock))
     }
 
     /// The API key a Lambda authorizer named (`usageIdentifierKey`), for `apiKeys.source: AUTHORIZER`.

@@ -57,6 +57,8 @@ impl Stage for Integrate {
         let mapped = self.mappings[matched.route].as_deref().and_then(|mapping| {
             map_request(mapping, Scope { request: &ex.request, matched, context: &self.context, authorized })
         });
+        // A mock reaches no backend: nothing to trace.
+        let hop = if integration.is_backend() { ex.hop(self.clock.as_ref()) } else { None };
         let started = Instant::now();
         let call = IntegrationCall {
             request: mapped.as_ref().map_or(&ex.request, |m| &m.request),
@@ -66,6 +68,7 @@ impl Stage for Integrate {
             api_key: ex.api_key_use(),
             budget: ex.request.time_left(|| self.clock.now_ms()),
             rewrite: mapped.as_ref().map(|m| &m.rewrite),
+            trace: hop.as_ref(),
         };
         let response = integration.call(call).await;
         // API Gateway reports no integration latency for mocks: nothing was called.

@@ -21,6 +21,7 @@ mod parameter_mapping;
 mod policy;
 mod respond;
 mod route;
+mod trace;
 mod usage_page;
 mod validate;
 
@@ -91,13 +92,17 @@ pub struct Pipeline {
     cors_headers: cors::CorsHeaders,
     compress: compress::Compress,
     access_log: access_log::AccessLog,
+    tracing: trace::Tracing,
     meter: Option<Arc<Meter>>,
     cache: Option<Arc<ResponseCache>>,
 }
 
 impl Pipeline {
     pub fn new(definition: &Definition, backends: &Backends) -> Result<Self, BuildError> {
-        let meter = match (&backends.store, definition.uses_store()) {
+        let tracing = trace::Tracing::new(definition, backends);
+        // On a traced stage every store call of a recorded request is a span.
+        let store = backends.store.clone().map(|store| tracing.store(store));
+        let meter = match (&store, definition.uses_store()) {
             (Some(store), _) => {
                 Some(Arc::new(Meter::new(Arc::clone(store), backends.clock(), definition.api_keys.cache_seconds)))
             }
@@ -108,7 +113,7 @@ impl Pipeline {
         let route = Arc::new(route::MatchRoute::new(&definition.routes, definition.api_type)?);
         let cors = cors::CorsRules::new(definition);
         let cache = definition.cache.clone().map(|settings| {
-            let store = backends.store.clone().map(|s| s as Arc<dyn crate::store::cache::CacheStore>);
+            let store = store.clone().map(|s| s as Arc<dyn crate::store::cache::CacheStore>);
             Arc::new(ResponseCache::new(&definition.stage, settings, store, backends.clock()))
         });
         Ok(Self {
@@ -136,6 +141,7 @@ impl Pipeline {
             cors_headers: cors::CorsHeaders { rules: cors },
             compress: compress::Compress { minimum_size: definition.minimum_compression_size },
             access_log: access_log::AccessLog,
+            tracing,
             meter,
             cache,
         })
@@ -154,7 +160,11 @@ impl Pipeline {
     /// Runs one request through every stage and returns the response to send.
     pub async fn run(&self, request: GatewayRequest) -> GatewayResponse {
         let mut ex = Exchange::new(request);
-        if let Err(error) = self.process(&mut ex).await {
+        self.tracing.begin(&mut ex);
+        // A recorded request's store calls find its recorder on the task.
+        let recorder = ex.recorder.clone();
+        let processed = crate::trace::scope(recorder, self.process(&mut ex)).await;
+        if let Err(error) = processed {
             ex.error = Some(error);
         }
         self.finish(ex)
@@ -177,6 +187,7 @@ impl Pipeline {
     ) -> Result<Admission, GatewayResponse> {
         let mut ex = Exchange::new(request);
         ex.authorizer_event = authorizer_event;
+        self.tracing.begin(&mut ex);
         let admitted = async {
             self.admit.run(&mut ex)?;
             self.identify(&mut ex).await?;
@@ -247,6 +258,8 @@ impl Pipeline {
         let _ = self.compress.run(&mut ex);
         // 16. One access-log line.
         let _ = self.access_log.run(&mut ex);
+        // The request's X-Ray documents, when it was recorded; never waits.
+        self.tracing.end(&ex);
         ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))
     }
 }

@@ -13,6 +13,7 @@ pub mod connections;
 pub mod dynamo;
 pub mod embedded;
 mod gcra;
+pub mod traced;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin};
 
@@ -115,6 +116,11 @@ pub struct QuotaRecord {
 
 /// The store's verbs. Every write that can race is conditional; none needs a transaction.
 pub trait Store: cache::CacheStore + Send + Sync {
+    /// What trace documents call it: the service the calls reach.
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
     // ---- key values (the hash of each value a key can be opened with) ----
 
     /// Records that `hash` opens key `key_id`. Conflict if the value is already taken (values are unique).

@@ -225,7 +225,7 @@ proptest! {
             let matched =
                 Matched { route: 0, key: Arc::from(key.as_str()), params: Vec::new(), raw_params: Vec::new() };
             let arn = arn_of(target);
-            let call = Call { request: &request, matched: &matched, context: &context, arn: &arn, preset: None };
+            let call = Call { request: &request, matched: &matched, context: &context, arn: &arn, preset: None, trace: None };
             rt.block_on(authorizer.authorize(call))
         };
         let ttl_us = i64::try_from(ttl_seconds).expect("small") * MICROS_PER_SEC;

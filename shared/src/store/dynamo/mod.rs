@@ -326,6 +326,10 @@ impl CacheStore for DynamoStore {
 }
 
 impl Store for DynamoStore {
+    fn name(&self) -> &'static str {
+        "DynamoDB"
+    }
+
     fn insert_key_value<'a>(&'a self, hash: &'a KeyHash, key_id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(records::insert_key_value(self, hash, key_id))
     }
