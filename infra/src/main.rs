@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, port, stage } => {
-            let options = ServeOptions { config, port, stage, store: cli.store, settings, clock: None };
+            let options = ServeOptions { config, port, stage, store: cli.store, settings, clock: None, lines: None };
             let server = Server::start(&options).await?;
             // The one line a person (or a script) waits for before sending requests.
             println!("tollgate serving on http://{}", server.addr);

@@ -8,6 +8,7 @@ use crate::{
     clients::{HttpClient, Invoker, SdkInvoker},
     clock::{SharedClock, SystemClock},
     config::Definition,
+    logging::{LineSink, Stdout},
     settings::{AwsAccount, Settings, SettingsError},
     store::{
         Store,
@@ -25,6 +26,8 @@ pub struct Backends {
     pub clock: Option<SharedClock>,
     /// The account and region in execute-api ARNs.
     pub account: AwsAccount,
+    /// Where EMF and formatted access-log lines go; stdout (Lambda's) when `None`.
+    pub lines: Option<Arc<dyn LineSink>>,
 }
 
 /// Why the clients could not be built.
@@ -53,7 +56,12 @@ impl Backends {
         } else {
             None
         };
-        Ok(Self { lambda, http, store, clock: None, account: settings.account() })
+        Ok(Self { lambda, http, store, clock: None, account: settings.account(), lines: None })
+    }
+
+    /// Where whole log lines go: the injected sink, else stdout.
+    pub fn lines(&self) -> Arc<dyn LineSink> {
+        self.lines.clone().unwrap_or_else(|| Arc::new(Stdout))
     }
 
     /// The clock to read: the injected one, else the system's.

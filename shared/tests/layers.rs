@@ -18,8 +18,8 @@ const LAYERS: &[&[&str]] = &[
     &["error", "usage", "clients"],
     // The definition; the store; the Lambda function edge.
     &["config", "store", "function"],
-    // Event shapes; the route table; metering; the clients a definition needs; request validation.
-    &["event", "route_table", "metering", "backends", "cache", "validate"],
+    // Event shapes; the route table; metering; the clients a definition needs; request validation; metrics.
+    &["event", "route_table", "metering", "backends", "cache", "validate", "metrics"],
     // Authorizers; integrations; key and plan administration.
     &["auth", "integration", "admin"],
     // The request pipeline.

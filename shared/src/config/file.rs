@@ -7,10 +7,12 @@ use serde::Deserialize;
 
 use super::{
     MAX_TIMEOUT_MS,
+    access_log::AccessLogFile,
     caching::{CachingFile, RouteCachingFile},
     cors::CorsFile,
     gateway_responses::GatewayResponseFile,
     mapping::{IntegrationResponseFile, Passthrough},
+    metrics::MetricsFile,
     parameter_mapping::{RequestParametersFile, ResponseParametersFile},
     validation::RequestValidatorFile,
     websocket::WebSocketFile,
@@ -72,6 +74,12 @@ pub struct GatewayFile {
     /// The validator of routes that name none.
     #[serde(default)]
     pub request_validator: Option<String>,
+    /// The access-log line: its format (a preset or a `$context` template) and sample rate.
+    #[serde(default)]
+    pub access_log: AccessLogFile,
+    /// CloudWatch metrics as EMF lines: namespace, how often an instance flushes, per-key dimensions.
+    #[serde(default)]
+    pub metrics: Option<MetricsFile>,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,

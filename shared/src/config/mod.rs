@@ -5,6 +5,7 @@
 //! the route (or stage) and the problem. What comes out is a [`Definition`] for one stage, with stage variables
 //! already substituted and every string a request would need parsed.
 
+pub mod access_log;
 pub mod caching;
 mod check;
 pub mod cors;
@@ -12,6 +13,7 @@ pub mod file;
 pub mod gateway_responses;
 pub mod identity;
 pub mod mapping;
+pub mod metrics;
 pub mod parameter_mapping;
 pub mod spec;
 pub mod template;
@@ -197,7 +199,11 @@ impl Definition {
             GatewayResponses::compile(&file.gateway_responses, &settings.variables)
                 .map_err(|e| ConfigError::Parse(format!("in stage {other:?}: {e}")))?;
         }
+        let access_log = access_log::AccessLogSpec::compile(&file.access_log).map_err(ConfigError::Parse)?;
+        let metrics = metrics::MetricsSpec::compile(file.metrics.as_ref()).map_err(ConfigError::Parse)?;
         Ok(Self {
+            access_log,
+            metrics,
             api_type: file.api_type,
             binary_media_types,
             api_name: file.name,

@@ -8,12 +8,14 @@ use http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 
 use super::{
+    access_log::AccessLogSpec,
     caching::{CacheSpec, StageCache},
     cors::CorsSpec,
     file::{ApiKeysFile, LocalFile},
     gateway_responses::GatewayResponses,
     identity::IdentitySource,
     mapping::MappingSpec,
+    metrics::MetricsSpec,
     parameter_mapping::ParameterMapping,
     template::Piece,
     validation::RouteValidation,
@@ -170,6 +172,10 @@ pub struct Definition {
     pub gateway_responses: GatewayResponses,
     /// The stage's response cache, when any route is cached.
     pub cache: Option<StageCache>,
+    /// The access-log line's format and sample rate.
+    pub access_log: AccessLogSpec,
+    /// CloudWatch metrics; `None`: turned off.
+    pub metrics: Option<MetricsSpec>,
 }
 
 impl Definition {

@@ -82,7 +82,8 @@ impl WebSocketApi {
                     }
                     Err(e) => {
                         tracing::error!(connection = %id, route = %route_key, error = %e, "integration failed");
-                        self.tell(event, &incoming.endpoint, "Internal server error").await;
+                        self.count(event, crate::metrics::WsOutcome::IntegrationError);
+                        self.post_error(event, &incoming.endpoint, "Internal server error").await;
                     }
                 }
             }

@@ -1,0 +1,228 @@
+//! API Gateway's CloudWatch metrics, published as Embedded Metric Format lines (`emf.rs`). An instance gathers
+//! what its requests did per series (API and stage, plus the route, plus the key when `perKey` is on) and
+//! writes one line per series at most every `flushSeconds`, checked at the end of each request: on Lambda that
+//! is the end of an invocation, the last moment the instance is sure to run. [`Metrics::flush`] writes the rest
+//! (`tollgate serve` on shutdown, tests).
+//!
+//! Names, units and dimensions are API Gateway's: `ApiId` for HTTP and WebSocket APIs, `ApiName` for REST
+//! APIs; `Stage`; then `Route` (HTTP, WebSocket) or `Method` and `Resource` (REST).
+
+pub mod emf;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use self::emf::{Histogram, Name};
+use crate::{
+    clock::{Micros, SharedClock},
+    config::metrics::MetricsSpec,
+    logging::LineSink,
+    request::ApiType,
+};
+
+const fn count(name: &'static str) -> Name {
+    Name { name, unit: "Count" }
+}
+const fn millis(name: &'static str) -> Name {
+    Name { name, unit: "Milliseconds" }
+}
+
+pub const COUNT: Name = count("Count");
+pub const ERROR_4XX: Name = count("4XXError");
+pub const ERROR_5XX: Name = count("5XXError");
+pub const LATENCY: Name = millis("Latency");
+pub const INTEGRATION_LATENCY: Name = millis("IntegrationLatency");
+pub const CACHE_HIT: Name = count("CacheHitCount");
+pub const CACHE_MISS: Name = count("CacheMissCount");
+pub const CONNECT_COUNT: Name = count("ConnectCount");
+pub const MESSAGE_COUNT: Name = count("MessageCount");
+pub const INTEGRATION_ERROR: Name = count("IntegrationError");
+pub const CLIENT_ERROR: Name = count("ClientError");
+pub const EXECUTION_ERROR: Name = count("ExecutionError");
+
+/// What one HTTP request did, as its metrics see it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSample<'a> {
+    /// The matched route key (`GET /pets/{id}`); `None` when no route matched.
+    pub route: Option<&'a str>,
+    pub method: &'a str,
+    /// The caller's API key id, for the per-key dimension.
+    pub key_id: Option<&'a str>,
+    pub status: u16,
+    pub latency_ms: f64,
+    /// Absent when no backend was called (mock, cache hit, refusal), as in API Gateway.
+    pub integration_ms: Option<f64>,
+    /// On cached routes: whether the cache answered.
+    pub cache_hit: Option<bool>,
+}
+
+/// What a WebSocket event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsOutcome {
+    Connect,
+    Message,
+    /// Refused before the integration (4xx, bad frame, no route, throttled).
+    ClientError,
+    /// The gateway failed (store, posting).
+    ExecutionError,
+    /// The integration failed.
+    IntegrationError,
+}
+
+/// Where a series sits below API and stage.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    /// No route matched: published under API and stage only.
+    Stage,
+    Route(String),
+    Resource {
+        method: String,
+        resource: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SeriesKey {
+    place: Place,
+    key_id: Option<String>,
+}
+
+type Series = BTreeMap<Name, Histogram>;
+
+#[derive(Debug)]
+struct Window {
+    started_us: Micros,
+    series: BTreeMap<SeriesKey, Series>,
+}
+
+/// One instance's metrics: gathered per request, written as EMF through a [`LineSink`].
+#[derive(Debug)]
+pub struct Metrics {
+    spec: MetricsSpec,
+    api_type: ApiType,
+    /// `ApiId` or `ApiName`, and its value.
+    api: (&'static str, String),
+    stage: String,
+    clock: SharedClock,
+    sink: Arc<dyn LineSink>,
+    window: Mutex<Window>,
+}
+
+impl Metrics {
+    /// `websocket`: the API is a WebSocket API (named by `ApiId` whatever the definition's type).
+    pub fn new(
+        spec: MetricsSpec,
+        api_type: ApiType,
+        api: &str,
+        stage: &str,
+        websocket: bool,
+        clock: SharedClock,
+        sink: Arc<dyn LineSink>,
+    ) -> Self {
+        let api_type = if websocket { ApiType::Http } else { api_type };
+        let api_dimension = if api_type == ApiType::Rest { "ApiName" } else { "ApiId" };
+        let started_us = clock.now_us();
+        Self {
+            spec,
+            api_type,
+            api: (api_dimension, api.to_owned()),
+            stage: stage.to_owned(),
+            clock,
+            sink,
+            window: Mutex::new(Window { started_us, series: BTreeMap::new() }),
+        }
+    }
+
+    /// Counts one HTTP request, then flushes if `flushSeconds` have passed since the last flush.
+    pub fn record_request(&self, sample: &RequestSample<'_>) {
+        let place = match sample.route {
+            None => Place::Stage,
+            Some(route) if self.api_type == ApiType::Rest => {
+                let (method, resource) = route.split_once(' ').unwrap_or((sample.method, route));
+                Place::Resource { method: method.to_owned(), resource: resource.to_owned() }
+            }
+            Some(route) => Place::Route(route.to_owned()),
+        };
+        let bit = |on: bool| if on { 1.0 } else { 0.0 };
+        self.add(place, sample.key_id, |series| {
+            series.entry(COUNT).or_default().add(1.0);
+            series.entry(ERROR_4XX).or_default().add(bit((400..500).contains(&sample.status)));
+            series.entry(ERROR_5XX).or_default().add(bit(sample.status >= 500));
+            series.entry(LATENCY).or_default().add(sample.latency_ms);
+            if let Some(ms) = sample.integration_ms {
+                series.entry(INTEGRATION_LATENCY).or_default().add(ms);
+            }
+            if let Some(hit) = sample.cache_hit {
+                series.entry(CACHE_HIT).or_default().add(bit(hit));
+                series.entry(CACHE_MISS).or_default().add(bit(!hit));
+            }
+        });
+    }
+
+    /// Counts one WebSocket outcome on `route` (`$connect`, `$default`, an action's key).
+    pub fn record_ws(&self, route: &str, key_id: Option<&str>, outcome: WsOutcome) {
+        let name = match outcome {
+            WsOutcome::Connect => CONNECT_COUNT,
+            WsOutcome::Message => MESSAGE_COUNT,
+            WsOutcome::ClientError => CLIENT_ERROR,
+            WsOutcome::ExecutionError => EXECUTION_ERROR,
+            WsOutcome::IntegrationError => INTEGRATION_ERROR,
+        };
+        self.add(Place::Route(route.to_owned()), key_id, |series| series.entry(name).or_default().add(1.0));
+    }
+
+    fn add(&self, place: Place, key_id: Option<&str>, update: impl FnOnce(&mut Series)) {
+        let key = SeriesKey { place, key_id: key_id.filter(|_| self.spec.per_key).map(str::to_owned) };
+        let now = self.clock.now_us();
+        let due = {
+            let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+            update(window.series.entry(key).or_default());
+            let due = now - window.started_us >= i64::from(self.spec.flush_seconds) * crate::clock::MICROS_PER_SEC;
+            due.then(|| take(&mut window, now))
+        };
+        if let Some(series) = due {
+            self.write(now, &series);
+        }
+    }
+
+    /// Writes everything gathered since the last flush, whatever the time.
+    pub fn flush(&self) {
+        let now = self.clock.now_us();
+        let series = take(&mut self.window.lock().unwrap_or_else(PoisonError::into_inner), now);
+        self.write(now, &series);
+    }
+
+    /// Renders outside the lock, so requests finishing meanwhile do not wait on the write.
+    fn write(&self, now_us: Micros, series: &BTreeMap<SeriesKey, Series>) {
+        for (key, metrics) in series {
+            let mut dimensions: Vec<(&str, &str)> = vec![(self.api.0, &self.api.1), ("Stage", &self.stage)];
+            let mut sets = vec![vec![0, 1]];
+            match &key.place {
+                Place::Stage => {}
+                Place::Route(route) => {
+                    dimensions.push(("Route", route));
+                    sets.push(vec![0, 1, 2]);
+                }
+                Place::Resource { method, resource } => {
+                    dimensions.push(("Method", method));
+                    dimensions.push(("Resource", resource));
+                    sets.push(vec![0, 1, 2, 3]);
+                }
+            }
+            if let Some(id) = &key.key_id {
+                dimensions.push(("ApiKeyId", id));
+                sets.push(vec![0, 1, dimensions.len() - 1]);
+            }
+            let metrics: Vec<(Name, &Histogram)> = metrics.iter().map(|(n, h)| (*n, h)).collect();
+            let line = emf::document(&self.spec.namespace, now_us / 1_000, &dimensions, &sets, &metrics);
+            self.sink.write_line(&line);
+        }
+    }
+}
+
+fn take(window: &mut Window, now_us: Micros) -> BTreeMap<SeriesKey, Series> {
+    window.started_us = now_us;
+    std::mem::take(&mut window.series)
+}
