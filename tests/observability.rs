@@ -234,15 +234,14 @@ async fn sampling_drops_successes_only() {
     assert_eq!(ids(&first), ids(&kept(g2, l2).await));
 }
 
-#[tokio::test]
-async fn serve_publishes_emf_and_keeps_throttled_lines() {
-    let clock = test_clock();
+/// `tollgate serve` for `yaml` on `clock`, its EMF and formatted access lines in the returned sink.
+async fn serve_with_lines(
+    yaml: &str,
+    clock: &ManualClock,
+) -> (tollgate::serve::Server, tempfile::TempDir, Arc<Captured>) {
     let lines = Arc::new(Captured::default());
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("gateway.yaml");
-    let yaml = "name: shop\nstages:\n  prod:\n    throttle: { rateLimit: 1, burstLimit: 2 }\n\
-                accessLog: { format: compact, sampleRate: 0 }\nroutes:\n  GET /ok:\n    \
-                integration: { type: mock }\n";
     std::fs::write(&config, yaml).expect("write");
     let store = tollgate::store::StoreArgs { store: dir.path().join("store.json"), ..Default::default() };
     let options = tollgate::serve::ServeOptions {
@@ -253,6 +252,16 @@ async fn serve_publishes_emf_and_keeps_throttled_lines() {
         ..Default::default()
     };
     let server = tollgate::serve::Server::start(&options).await.expect("serve starts");
+    (server, dir, lines)
+}
+
+#[tokio::test]
+async fn serve_publishes_emf_and_keeps_throttled_lines() {
+    let clock = test_clock();
+    let yaml = "name: shop\nstages:\n  prod:\n    throttle: { rateLimit: 1, burstLimit: 2 }\n\
+                accessLog: { format: compact, sampleRate: 0 }\nroutes:\n  GET /ok:\n    \
+                integration: { type: mock }\n";
+    let (server, _dir, lines) = serve_with_lines(yaml, &clock).await;
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
     for _ in 0..4 {
@@ -270,4 +279,38 @@ async fn serve_publishes_emf_and_keeps_throttled_lines() {
     assert_eq!((docs[0]["ApiId"].as_str(), docs[0]["Stage"].as_str()), (Some("shop"), Some("prod")));
     assert_eq!(docs[0]["Count"]["Count"].as_u64(), Some(4));
     assert_eq!(docs[0]["4XXError"]["Sum"].as_f64(), Some(2.0));
+}
+
+type WsClient = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text frame, within a bound so a lost frame fails the test instead of hanging it.
+async fn next_text(client: &mut WsClient) -> String {
+    use futures_util::StreamExt as _;
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), client.next()).await.expect("a frame in time");
+    frame.expect("open").expect("frame").into_text().expect("text").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_connects_messages_and_client_errors_are_counted() {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let clock = test_clock();
+    let yaml = "name: chat\nwebsocket:\n  routes:\n    sendmessage: { builtin: broadcast }\n";
+    let (server, _dir, lines) = serve_with_lines(yaml, &clock).await;
+    let url = format!("ws://{}/", server.addr);
+    let mut a = tokio_tungstenite::connect_async(&url).await.expect("handshake").0;
+    let mut b = tokio_tungstenite::connect_async(&url).await.expect("handshake").0;
+    a.send(Message::text(r#"{"action":"sendmessage","data":"hi"}"#)).await.expect("send");
+    assert_eq!(next_text(&mut a).await, "hi");
+    assert_eq!(next_text(&mut b).await, "hi");
+    // Not a route here: the sender is told Forbidden, a client error.
+    b.send(Message::text(r#"{"action":"subscribe","channel":"x"}"#)).await.expect("send");
+    assert!(next_text(&mut b).await.contains("Forbidden"));
+    server.flush_metrics();
+    let docs = emf(&lines.take());
+    let total = |name: &str| docs.iter().filter_map(|d| d[name]["Sum"].as_f64()).sum::<f64>();
+    assert_eq!((total("ConnectCount"), total("MessageCount"), total("ClientError")), (2.0, 2.0, 1.0));
+    let connect = docs.iter().find(|d| d["Route"] == "$connect").expect("the $connect series");
+    assert_eq!(connect["ApiId"], "chat");
+    assert!(docs.iter().all(|d| d.get("Count").is_none()), "handshakes are not counted as HTTP requests");
 }

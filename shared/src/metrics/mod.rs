@@ -226,3 +226,63 @@ fn take(window: &mut Window, now_us: Micros) -> BTreeMap<SeriesKey, Series> {
     window.started_us = now_us;
     std::mem::take(&mut window.series)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{clock::ManualClock, logging::Captured};
+
+    fn metrics(api_type: ApiType, per_key: bool) -> (Metrics, Arc<Captured>) {
+        let sink = Arc::new(Captured::default());
+        let spec = MetricsSpec { per_key, ..MetricsSpec::default() };
+        let clock = Arc::new(ManualClock::at(0));
+        (Metrics::new(spec, api_type, "pets", "prod", false, clock, Arc::clone(&sink) as _), sink)
+    }
+
+    fn sample(route: Option<&str>) -> RequestSample<'_> {
+        RequestSample {
+            route,
+            method: "GET",
+            key_id: Some("k1"),
+            status: 200,
+            latency_ms: 1.0,
+            integration_ms: None,
+            cache_hit: Some(true),
+        }
+    }
+
+    #[test]
+    fn rest_apis_are_named_and_split_by_method_and_resource() {
+        let (m, sink) = metrics(ApiType::Rest, false);
+        m.record_request(&sample(Some("POST /pets/{id}")));
+        m.flush();
+        let doc: serde_json::Value = serde_json::from_str(&sink.take()[0]).expect("json");
+        assert_eq!((doc["ApiName"].as_str(), doc["Method"].as_str()), (Some("pets"), Some("POST")));
+        assert_eq!(doc["Resource"], "/pets/{id}");
+        let sets = &doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+        assert_eq!(*sets, serde_json::json!([["ApiName", "Stage"], ["ApiName", "Stage", "Method", "Resource"]]));
+        assert_eq!(
+            (doc["CacheHitCount"]["Sum"].as_f64(), doc["CacheMissCount"]["Sum"].as_f64()),
+            (Some(1.0), Some(0.0))
+        );
+        assert!(doc.get("ApiKeyId").is_none(), "no key dimension unless perKey");
+    }
+
+    #[test]
+    fn per_key_adds_a_key_dimension_set() {
+        let (m, sink) = metrics(ApiType::Http, true);
+        m.record_request(&sample(Some("GET /pets")));
+        m.record_request(&RequestSample { key_id: Some("k2"), ..sample(Some("GET /pets")) });
+        m.record_ws("$default", None, WsOutcome::Message);
+        m.flush();
+        let docs: Vec<serde_json::Value> = sink.take().iter().map(|l| serde_json::from_str(l).expect("json")).collect();
+        assert_eq!(docs.len(), 3, "a series per route and key");
+        let keyed = docs.iter().find(|d| d["ApiKeyId"] == "k2").expect("k2");
+        assert_eq!(
+            keyed["_aws"]["CloudWatchMetrics"][0]["Dimensions"][2],
+            serde_json::json!(["ApiId", "Stage", "ApiKeyId"])
+        );
+        m.flush();
+        assert!(sink.take().is_empty(), "an empty window writes nothing");
+    }
+}

@@ -194,23 +194,31 @@ impl WebSocketApi {
         };
         let route_key = event.request_context.route_key.as_str();
         match function {
-            WsFunction::Connect if route_key == "$connect" => {
-                self.count(&event, WsOutcome::Connect);
-                let response = self.connect(&event).await;
-                match response.status_code {
-                    400..=499 => self.count(&event, WsOutcome::ClientError),
-                    500.. => self.count(&event, WsOutcome::ExecutionError),
-                    _ => {}
-                }
-                response
-            }
+            WsFunction::Connect if route_key == "$connect" => self.connect(&event).await,
             WsFunction::Disconnect if route_key == "$disconnect" => self.disconnect(&event).await,
-            WsFunction::Message if route_key != "$connect" && route_key != "$disconnect" => {
-                self.count(&event, WsOutcome::Message);
-                self.message(&event).await
-            }
+            WsFunction::Message if route_key != "$connect" && route_key != "$disconnect" => self.message(&event).await,
             _ => WsResponse::error(400, &format!("Bad request: this function does not answer {route_key} events")),
         }
+    }
+
+    /// Answers a `$connect` event (`connect.rs`), counted in the API's metrics: `ConnectCount`, and a refusal
+    /// as a `ClientError` (4xx) or an `ExecutionError` (5xx).
+    pub async fn connect(&self, event: &WsEvent) -> WsResponse {
+        self.count(event, WsOutcome::Connect);
+        let response = self.connect_uncounted(event).await;
+        match response.status_code {
+            400..=499 => self.count(event, WsOutcome::ClientError),
+            500.. => self.count(event, WsOutcome::ExecutionError),
+            _ => {}
+        }
+        response
+    }
+
+    /// Answers a MESSAGE event (`message.rs`), counted in `MessageCount`; what goes wrong is counted where it
+    /// is told to the sender.
+    pub async fn message(&self, event: &WsEvent) -> WsResponse {
+        self.count(event, WsOutcome::Message);
+        self.message_uncounted(event).await
     }
 
     /// This instance's WebSocket metrics, unless the definition turns them off (flushed on shutdown).
