@@ -152,7 +152,7 @@ impl AccessLog {
             Var::Path => write!(out, "{}", ex.request.raw_path),
             Var::Protocol => write!(out, "{}", ex.request.protocol),
             Var::RequestId => write!(out, "{}", ex.request.request_id),
-            Var::RequestTime => write!(out, "{}", clf_time(ex.request.time_epoch_ms)),
+            Var::RequestTime => write!(out, "{}", crate::event::time::request_time(ex.request.time_epoch_ms)),
             Var::RequestTimeEpoch => write!(out, "{}", ex.request.time_epoch_ms),
             Var::ResourcePath => {
                 let key = ex.route.as_ref().map_or("", |m| &*m.key);
@@ -171,13 +171,6 @@ impl AccessLog {
             out.clear();
         }
     }
-}
-
-/// `$context.requestTime` as API Gateway writes it (CLF's `dd/MMM/yyyy:HH:mm:ss +0000`).
-fn clf_time(epoch_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(epoch_ms)
-        .map(|t| t.format("%d/%b/%Y:%H:%M:%S +0000").to_string())
-        .unwrap_or_default()
 }
 
 /// Writes `value` so it cannot break the line's syntax or start a new line (log injection): JSON string
@@ -226,6 +219,5 @@ mod tests {
         out.clear();
         escape(Escape::Plain, "a\r\nb", &mut out);
         assert_eq!(out, "a\\x0d\\x0ab");
-        assert_eq!(clf_time(1_700_000_000_000), "14/Nov/2023:22:13:20 +0000");
     }
 }
