@@ -3,7 +3,7 @@
 //! as its distinct values, how often each occurred, and their statistics (`Values`, `Counts`, `Max`, `Min`,
 //! `Count`, `Sum`), so a thousand requests cost one line, not a thousand.
 
-use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
 
 /// EMF's limit on values in one metric's array.
 pub const MAX_VALUES: usize = 100;
@@ -49,18 +49,47 @@ impl Histogram {
         self.sum
     }
 
-    fn to_json(&self) -> Value {
-        let mut values = self.values.clone();
-        values.sort_by(|a, b| a.0.total_cmp(&b.0));
-        json!({
-            "Values": values.iter().map(|v| v.0).collect::<Vec<_>>(),
-            "Counts": values.iter().map(|v| v.1).collect::<Vec<_>>(),
-            "Max": self.max,
-            "Min": self.min,
-            "Count": self.count,
-            "Sum": round(self.sum),
-        })
+    /// `{"Values":[...],"Counts":[...],"Max":..,"Min":..,"Count":..,"Sum":..}`, in the order values came.
+    fn write(&self, out: &mut String) {
+        out.push_str("{\"Values\":[");
+        list(out, self.values.iter().map(|v| v.0));
+        out.push_str("],\"Counts\":[");
+        list(out, self.values.iter().map(|v| v.1 as f64));
+        let _ = write!(
+            out,
+            "],\"Max\":{},\"Min\":{},\"Count\":{},\"Sum\":{}}}",
+            self.max,
+            self.min,
+            self.count,
+            round(self.sum)
+        );
     }
+}
+
+fn list(out: &mut String, values: impl Iterator<Item = f64>) {
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Rust writes finite floats without an exponent (`1`, `0.25`): valid JSON numbers.
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// A JSON string (quotes included): names and dimension values come from the definition.
+fn string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Two significant digits (at most 0.01 ms apart below 1 ms): latencies vary in their last digits from request
@@ -79,14 +108,15 @@ fn round(value: f64) -> f64 {
 }
 
 /// A metric's name and CloudWatch unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Name {
     pub name: &'static str,
     pub unit: &'static str,
 }
 
 /// One EMF document: `dimensions` are (name, value) pairs, `sets` the dimension sets (by index into
-/// `dimensions`) each metric is published under.
+/// `dimensions`) each metric is published under. Written by hand rather than through `serde_json::Value`:
+/// the router's binary has a size budget, and this runs once per series per flush.
 pub fn document(
     namespace: &str,
     timestamp_ms: i64,
@@ -94,26 +124,69 @@ pub fn document(
     sets: &[Vec<usize>],
     metrics: &[(Name, &Histogram)],
 ) -> String {
-    let sets: Vec<Vec<&str>> = sets.iter().map(|set| set.iter().map(|i| dimensions[*i].0).collect()).collect();
-    let directive = json!({
-        "Namespace": namespace,
-        "Dimensions": sets,
-        "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n.name, "Unit": n.unit})).collect::<Vec<_>>(),
-    });
-    let mut root = Map::new();
-    root.insert("_aws".into(), json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive]}));
+    let mut out = String::with_capacity(256 + 96 * metrics.len());
+    let _ = write!(out, "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":");
+    string(&mut out, namespace);
+    out.push_str(",\"Dimensions\":[");
+    for (i, set) in sets.iter().enumerate() {
+        out.push_str(if i > 0 { ",[" } else { "[" });
+        for (j, index) in set.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            string(&mut out, dimensions.get(*index).map_or("", |d| d.0));
+        }
+        out.push(']');
+    }
+    out.push_str("],\"Metrics\":[");
+    for (i, (name, _)) in metrics.iter().enumerate() {
+        out.push_str(if i > 0 { ",{\"Name\":" } else { "{\"Name\":" });
+        string(&mut out, name.name);
+        out.push_str(",\"Unit\":");
+        string(&mut out, name.unit);
+        out.push('}');
+    }
+    out.push_str("]}]}");
     for (name, value) in dimensions {
-        root.insert((*name).into(), Value::from(*value));
+        out.push(',');
+        string(&mut out, name);
+        out.push(':');
+        string(&mut out, value);
     }
     for (name, histogram) in metrics {
-        root.insert(name.name.into(), histogram.to_json());
+        out.push(',');
+        string(&mut out, name.name);
+        out.push(':');
+        histogram.write(&mut out);
     }
-    Value::Object(root).to_string()
+    out.push('}');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::{Value, json};
+
+    fn to_json(h: &Histogram) -> Value {
+        let mut out = String::new();
+        h.write(&mut out);
+        serde_json::from_str(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn a_document_is_json_whatever_the_names() {
+        let mut h = Histogram::default();
+        h.add(2.5);
+        let count = Name { name: "Count", unit: "Count" };
+        let line = document("Ns \"q\"", 7, &[("ApiId", "a\\b\n"), ("Stage", "s")], &[vec![0, 1]], &[(count, &h)]);
+        let doc: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Ns \"q\"");
+        assert_eq!(doc["ApiId"], "a\\b\n");
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["ApiId", "Stage"]]));
+        assert_eq!(doc["Count"]["Values"], json!([2.5]));
+    }
 
     #[test]
     fn values_are_bucketed_counted_and_bounded() {
@@ -121,15 +194,16 @@ mod tests {
         for v in [1.234, 1.23, 1.26, 0.004, 123.4, 0.0] {
             h.add(v);
         }
-        let json = h.to_json();
-        assert_eq!(json["Values"], json!([0.0, 1.2, 1.3, 120.0]));
-        assert_eq!(json["Counts"], json!([2, 2, 1, 1]));
+        let json = to_json(&h);
+        let floats = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_f64).collect::<Vec<_>>();
+        assert_eq!(floats(&json["Values"]), [1.2, 1.3, 0.0, 120.0], "in the order they came");
+        assert_eq!(floats(&json["Counts"]), [2.0, 1.0, 2.0, 1.0]);
         assert_eq!((json["Count"].as_u64(), json["Max"].as_f64()), (Some(6), Some(120.0)));
         let mut wide = Histogram::default();
         for v in 0..10_000 {
             wide.add(f64::from(v) / 3.0);
         }
-        let json = wide.to_json();
+        let json = to_json(&wide);
         assert_eq!(json["Values"].as_array().map(Vec::len), Some(MAX_VALUES));
         let counted: u64 = json["Counts"].as_array().into_iter().flatten().filter_map(Value::as_u64).sum();
         assert_eq!(counted, 10_000, "nothing dropped when the array is full");

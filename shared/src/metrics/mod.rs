@@ -29,18 +29,33 @@ const fn millis(name: &'static str) -> Name {
     Name { name, unit: "Milliseconds" }
 }
 
-pub const COUNT: Name = count("Count");
-pub const ERROR_4XX: Name = count("4XXError");
-pub const ERROR_5XX: Name = count("5XXError");
-pub const LATENCY: Name = millis("Latency");
-pub const INTEGRATION_LATENCY: Name = millis("IntegrationLatency");
-pub const CACHE_HIT: Name = count("CacheHitCount");
-pub const CACHE_MISS: Name = count("CacheMissCount");
-pub const CONNECT_COUNT: Name = count("ConnectCount");
-pub const MESSAGE_COUNT: Name = count("MessageCount");
-pub const INTEGRATION_ERROR: Name = count("IntegrationError");
-pub const CLIENT_ERROR: Name = count("ClientError");
-pub const EXECUTION_ERROR: Name = count("ExecutionError");
+/// Every metric, in the order documents list them; the constants below index it.
+pub const NAMES: [Name; 12] = [
+    count("Count"),
+    count("4XXError"),
+    count("5XXError"),
+    millis("Latency"),
+    millis("IntegrationLatency"),
+    count("CacheHitCount"),
+    count("CacheMissCount"),
+    count("ConnectCount"),
+    count("MessageCount"),
+    count("IntegrationError"),
+    count("ClientError"),
+    count("ExecutionError"),
+];
+const COUNT: usize = 0;
+const ERROR_4XX: usize = 1;
+const ERROR_5XX: usize = 2;
+const LATENCY: usize = 3;
+const INTEGRATION_LATENCY: usize = 4;
+const CACHE_HIT: usize = 5;
+const CACHE_MISS: usize = 6;
+const CONNECT_COUNT: usize = 7;
+const MESSAGE_COUNT: usize = 8;
+const INTEGRATION_ERROR: usize = 9;
+const CLIENT_ERROR: usize = 10;
+const EXECUTION_ERROR: usize = 11;
 
 /// What one HTTP request did, as its metrics see it.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +104,8 @@ struct SeriesKey {
     key_id: Option<String>,
 }
 
-type Series = BTreeMap<Name, Histogram>;
+/// One histogram per metric of [`NAMES`]; a metric nothing recorded is left out of the document.
+type Series = [Histogram; NAMES.len()];
 
 #[derive(Debug)]
 struct Window {
@@ -147,16 +163,16 @@ impl Metrics {
         };
         let bit = |on: bool| if on { 1.0 } else { 0.0 };
         self.add(place, sample.key_id, |series| {
-            series.entry(COUNT).or_default().add(1.0);
-            series.entry(ERROR_4XX).or_default().add(bit((400..500).contains(&sample.status)));
-            series.entry(ERROR_5XX).or_default().add(bit(sample.status >= 500));
-            series.entry(LATENCY).or_default().add(sample.latency_ms);
+            series[COUNT].add(1.0);
+            series[ERROR_4XX].add(bit((400..500).contains(&sample.status)));
+            series[ERROR_5XX].add(bit(sample.status >= 500));
+            series[LATENCY].add(sample.latency_ms);
             if let Some(ms) = sample.integration_ms {
-                series.entry(INTEGRATION_LATENCY).or_default().add(ms);
+                series[INTEGRATION_LATENCY].add(ms);
             }
             if let Some(hit) = sample.cache_hit {
-                series.entry(CACHE_HIT).or_default().add(bit(hit));
-                series.entry(CACHE_MISS).or_default().add(bit(!hit));
+                series[CACHE_HIT].add(bit(hit));
+                series[CACHE_MISS].add(bit(!hit));
             }
         });
     }
@@ -170,7 +186,7 @@ impl Metrics {
             WsOutcome::ExecutionError => EXECUTION_ERROR,
             WsOutcome::IntegrationError => INTEGRATION_ERROR,
         };
-        self.add(Place::Route(route.to_owned()), key_id, |series| series.entry(name).or_default().add(1.0));
+        self.add(Place::Route(route.to_owned()), key_id, |series| series[name].add(1.0));
     }
 
     fn add(&self, place: Place, key_id: Option<&str>, update: impl FnOnce(&mut Series)) {
@@ -215,7 +231,8 @@ impl Metrics {
                 dimensions.push(("ApiKeyId", id));
                 sets.push(vec![0, 1, dimensions.len() - 1]);
             }
-            let metrics: Vec<(Name, &Histogram)> = metrics.iter().map(|(n, h)| (*n, h)).collect();
+            let metrics: Vec<(Name, &Histogram)> =
+                NAMES.iter().zip(metrics).filter(|(_, h)| h.count() > 0).map(|(n, h)| (*n, h)).collect();
             let line = emf::document(&self.spec.namespace, now_us / 1_000, &dimensions, &sets, &metrics);
             self.sink.write_line(&line);
         }
