@@ -7,12 +7,10 @@ use serde::Deserialize;
 
 use super::{
     MAX_TIMEOUT_MS,
-    access_log::AccessLogFile,
     caching::{CachingFile, RouteCachingFile},
     cors::CorsFile,
     gateway_responses::GatewayResponseFile,
     mapping::{IntegrationResponseFile, Passthrough},
-    metrics::MetricsFile,
     parameter_mapping::{RequestParametersFile, ResponseParametersFile},
     validation::RequestValidatorFile,
     websocket::WebSocketFile,
@@ -74,12 +72,15 @@ pub struct GatewayFile {
     /// The validator of routes that name none.
     #[serde(default)]
     pub request_validator: Option<String>,
-    /// The access-log line: its format (a preset or a `$context` template) and sample rate.
+    /// The access-log line: its format (a preset or a `$context` template) and sample rate; shaped as
+    /// `access_log::AccessLogFile`. Read as a JSON value first, then into that shape: a derived struct read
+    /// straight from YAML would add serde_yaml_ng's reader for it, tens of KB, to the size-bound router.
     #[serde(default)]
-    pub access_log: AccessLogFile,
-    /// CloudWatch metrics as EMF lines: namespace, how often an instance flushes, per-key dimensions.
+    pub access_log: Option<serde_json::Value>,
+    /// CloudWatch metrics as EMF lines: namespace, how often an instance flushes, per-key dimensions; shaped as
+    /// `metrics::MetricsFile` and read the same way.
     #[serde(default)]
-    pub metrics: Option<MetricsFile>,
+    pub metrics: Option<serde_json::Value>,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,
