@@ -3,18 +3,26 @@
 //! or a template of `$context` variables as API Gateway's `accessLogSettings.format` takes it. Templates are
 //! parsed here, at load: an unknown variable stops the cold start, naming it.
 
-use serde::Deserialize;
+use serde_json::Value;
 
-/// The file shape.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// The file shape (`accessLog: { format, sampleRate }`).
+#[derive(Debug, Clone, Default)]
 pub struct AccessLogFile {
     /// A preset name or a `$context` template; default: `default`.
-    #[serde(default)]
     pub format: Option<String>,
     /// The share of successful requests logged, 0-1 (default 1). Errors and throttles are always logged.
-    #[serde(default)]
     pub sample_rate: Option<f64>,
+}
+
+impl AccessLogFile {
+    /// Reads the section as the file holds it (see `GatewayFile::access_log`); unknown fields are refused.
+    pub fn from_value(value: &Value) -> Result<Self, String> {
+        let map = super::section::fields(value, "accessLog", &["format", "sampleRate"])?;
+        Ok(Self {
+            format: super::section::string(map, "accessLog", "format")?,
+            sample_rate: super::section::number(map, "accessLog", "sampleRate")?,
+        })
+    }
 }
 
 /// API Gateway's console presets (HTTP APIs' wording: the route key where REST names the resource path).

@@ -73,8 +73,8 @@ pub struct GatewayFile {
     #[serde(default)]
     pub request_validator: Option<String>,
     /// The access-log line: its format (a preset or a `$context` template) and sample rate; shaped as
-    /// `access_log::AccessLogFile`. Read as a JSON value first, then into that shape: a derived struct read
-    /// straight from YAML would add serde_yaml_ng's reader for it, tens of KB, to the size-bound router.
+    /// `access_log::AccessLogFile`. Read as a JSON value first, then into that shape by hand (`section.rs`): a
+    /// derived struct would add a reader of its own to the size-bound router.
     #[serde(default)]
     pub access_log: Option<serde_json::Value>,
     /// CloudWatch metrics as EMF lines: namespace, how often an instance flushes, per-key dimensions; shaped as

@@ -2,24 +2,43 @@
 //! they cost depends on how often an instance flushes (`flushSeconds`) and on how many dimension values there
 //! are (`perKey`: every API key becomes a custom metric, billed per metric per month).
 
-use serde::Deserialize;
+use serde_json::Value;
 
-/// The file shape.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// The file shape (`metrics: { enabled, namespace, flushSeconds, perKey }`).
+#[derive(Debug, Clone, Default)]
 pub struct MetricsFile {
     /// Default true.
-    #[serde(default)]
     pub enabled: Option<bool>,
     /// The CloudWatch namespace; default `Tollgate`.
-    #[serde(default)]
     pub namespace: Option<String>,
     /// An instance writes what it gathered at most this often (0-900 s; default 60). 0: a line per request.
-    #[serde(default)]
     pub flush_seconds: Option<u32>,
-    /// Adds an `ApiKeyId` dimension: one more metric per key and route (opt-in: CloudWatch bills each).
-    #[serde(default)]
+    /// Adds an `ApiKeyId` dimension: one more metric per key (opt-in: CloudWatch bills each).
     pub per_key: bool,
+}
+
+impl MetricsFile {
+    /// Reads the section as the file holds it (see `GatewayFile::metrics`); unknown fields are refused.
+    pub fn from_value(value: &Value) -> Result<Self, String> {
+        use super::section::{boolean, fields, number, string};
+        let map = fields(value, "metrics", &["enabled", "namespace", "flushSeconds", "perKey"])?;
+        let flush_seconds = number(map, "metrics", "flushSeconds")?
+            .map(|n| {
+                // Whole seconds only; the range is checked with the other settings.
+                if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) {
+                    Ok(n as u32)
+                } else {
+                    Err(format!("metrics.flushSeconds must be a whole number of seconds, not {n}"))
+                }
+            })
+            .transpose()?;
+        Ok(Self {
+            enabled: boolean(map, "metrics", "enabled")?,
+            namespace: string(map, "metrics", "namespace")?,
+            flush_seconds,
+            per_key: boolean(map, "metrics", "perKey")?.unwrap_or(false),
+        })
+    }
 }
 
 pub const DEFAULT_NAMESPACE: &str = "Tollgate";
@@ -83,6 +102,28 @@ mod tests {
             (MetricsFile { flush_seconds: Some(901), ..MetricsFile::default() }, "flushSeconds"),
         ] {
             let err = MetricsSpec::compile(Some(&file)).expect_err(problem);
+            assert!(err.contains(problem), "{err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn the_section_is_read_with_its_field_named_in_every_error() {
+        let read = |v: serde_json::Value| MetricsFile::from_value(&v);
+        let file = read(serde_json::json!({"namespace": "A", "flushSeconds": 30, "perKey": true})).expect("valid");
+        assert_eq!((file.namespace.as_deref(), file.flush_seconds, file.per_key), (Some("A"), Some(30), true));
+        for (value, problem) in [
+            (serde_json::json!({"nameSpace": "A"}), "unknown field `nameSpace`"),
+            (serde_json::json!({"flushSeconds": 1.5}), "metrics.flushSeconds must be a whole number"),
+            (serde_json::json!({"flushSeconds": "60"}), "metrics.flushSeconds must be a number"),
+            (serde_json::json!({"perKey": "yes"}), "metrics.perKey must be true or false"),
+            (serde_json::json!([1]), "metrics must be a mapping"),
+        ] {
+            let err = read(value).expect_err(problem);
             assert!(err.contains(problem), "{err}");
         }
     }

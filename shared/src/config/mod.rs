@@ -15,6 +15,7 @@ pub mod identity;
 pub mod mapping;
 pub mod metrics;
 pub mod parameter_mapping;
+mod section;
 pub mod spec;
 pub mod template;
 pub mod validation;
@@ -199,9 +200,12 @@ impl Definition {
             GatewayResponses::compile(&file.gateway_responses, &settings.variables)
                 .map_err(|e| ConfigError::Parse(format!("in stage {other:?}: {e}")))?;
         }
-        let access_log: access_log::AccessLogFile = section(file.access_log.as_ref(), "accessLog")?.unwrap_or_default();
+        let access_log = file.access_log.as_ref().filter(|v| !v.is_null());
+        let access_log = access_log.map(access_log::AccessLogFile::from_value).transpose();
+        let access_log = access_log.map_err(ConfigError::Parse)?.unwrap_or_default();
         let access_log = access_log::AccessLogSpec::compile(&access_log).map_err(ConfigError::Parse)?;
-        let metrics: Option<metrics::MetricsFile> = section(file.metrics.as_ref(), "metrics")?;
+        let metrics = file.metrics.as_ref().filter(|v| !v.is_null());
+        let metrics = metrics.map(metrics::MetricsFile::from_value).transpose().map_err(ConfigError::Parse)?;
         let metrics = metrics::MetricsSpec::compile(metrics.as_ref()).map_err(ConfigError::Parse)?;
         Ok(Self {
             access_log,
@@ -261,18 +265,6 @@ impl Definition {
         self.routes.iter().any(|r| matches!(r.integration, IntegrationSpec::Http { .. }))
             || self.authorizers.values().any(|a| matches!(a, AuthorizerSpec::Jwt(_)))
     }
-}
-
-/// A section the file holds as a JSON value (see `GatewayFile::access_log`), read into its shape; an error names
-/// the section, as serde names the field (`metrics: unknown field \`nameSpace\`, expected one of ...`).
-fn section<T: serde::de::DeserializeOwned>(
-    value: Option<&serde_json::Value>,
-    name: &str,
-) -> Result<Option<T>, ConfigError> {
-    value
-        .filter(|v| !v.is_null())
-        .map(|v| T::deserialize(v).map_err(|e| ConfigError::Parse(format!("{name}: {e}"))))
-        .transpose()
 }
 
 fn pick_stage(file: &GatewayFile, wanted: Option<&str>) -> Result<(String, BTreeMap<String, String>), ConfigError> {
