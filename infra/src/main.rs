@@ -89,7 +89,8 @@ async fn main() -> anyhow::Result<()> {
                 (Some(config), None) => (config, None),
                 (None, None) => anyhow::bail!("serve needs --config FILE or --openapi FILE"),
             };
-            let options = ServeOptions { config, port, stage, store: cli.store, settings, clock: None, openapi };
+            let options =
+                ServeOptions { config, port, stage, store: cli.store, settings, clock: None, openapi, lines: None };
             let server = Server::start(&options).await?;
             // The one line a person (or a script) waits for before sending requests.
             println!("tollgate serving on http://{}", server.addr);

@@ -18,6 +18,7 @@ use tollgate_core::{
     clock::{SharedClock, SystemClock},
     config::Definition,
     error::GatewayError,
+    logging::{LineSink, Stderr},
     pipeline::MAX_BODY_BYTES,
     settings::Settings,
     websocket::{WebSocketApi, fanout::PostError},
@@ -47,6 +48,8 @@ pub struct ServeOptions {
     pub clock: Option<SharedClock>,
     /// `config` is an OpenAPI or Swagger document (or a template holding one), imported with these options.
     pub openapi: Option<tollgate_core::openapi::ImportOptions>,
+    /// Where EMF metric lines and formatted access-log lines go; stderr (the CLI's log stream) when `None`.
+    pub lines: Option<Arc<dyn LineSink>>,
 }
 
 /// A running front door. Dropping it stops the server and any local functions.
@@ -84,6 +87,7 @@ impl Server {
         backends.store = Some(opened.shared());
         let clock = options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         backends.clock = Some(Arc::clone(&clock));
+        backends.lines = Some(options.lines.clone().unwrap_or_else(|| Arc::new(Stderr)));
         let gateway = Gateway::new(&definition, &backends)?;
         let ws = match &definition.websocket {
             Some(spec) => {
@@ -116,6 +120,14 @@ impl Server {
         self.front.ws.as_ref().map(|ws| &ws.api)
     }
 
+    /// Writes the metrics gathered since the last flush (HTTP and WebSocket), whatever the time.
+    pub fn flush_metrics(&self) {
+        let ws = self.front.ws.as_ref().and_then(|ws| ws.api.metrics());
+        for metrics in self.front.gateway.metrics().into_iter().chain(ws) {
+            metrics.flush();
+        }
+    }
+
     /// How many WebSocket connections are open (or in `$disconnect`).
     pub fn open_sockets(&self) -> usize {
         self.front.ws.as_ref().map_or(0, |ws| ws.sockets.len())
@@ -139,6 +151,7 @@ impl Server {
             let _ = s.send(());
         }
         (&mut self.task).await?;
+        self.flush_metrics();
         // Unspent quota blocks go back to the store, so a restart does not count them as used.
         let ws_meter = self.front.ws.as_ref().and_then(|ws| ws.api.meter());
         for meter in self.front.gateway.meter().into_iter().chain(ws_meter) {
@@ -153,6 +166,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
+        // What the last flush window gathered is not lost when the server stops.
+        self.flush_metrics();
     }
 }
 

@@ -8,6 +8,7 @@ use crate::{
     clients::{HttpClient, Invoker, SdkInvoker},
     clock::{SharedClock, SystemClock},
     config::Definition,
+    logging::{LineSink, Stdout},
     settings::{AwsAccount, Settings, SettingsError},
     store::{
         Store,
@@ -27,6 +28,8 @@ pub struct Backends {
     pub account: AwsAccount,
     /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`), where a traced stage sends its documents.
     pub xray_daemon: Option<String>,
+    /// Where EMF and formatted access-log lines go; stdout (Lambda's) when `None`.
+    pub lines: Option<Arc<dyn LineSink>>,
 }
 
 /// Why the clients could not be built.
@@ -62,7 +65,13 @@ impl Backends {
             clock: None,
             account: settings.account(),
             xray_daemon: settings.xray_daemon.clone(),
+            lines: None,
         })
+    }
+
+    /// Where whole log lines go: the injected sink, else stdout.
+    pub fn lines(&self) -> Arc<dyn LineSink> {
+        self.lines.clone().unwrap_or_else(|| Arc::new(Stdout))
     }
 
     /// The clock to read: the injected one, else the system's.

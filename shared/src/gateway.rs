@@ -98,6 +98,11 @@ impl Gateway {
         self.pipeline.meter()
     }
 
+    /// This instance's CloudWatch metrics, unless the definition turns them off (flushed on shutdown).
+    pub fn metrics(&self) -> Option<&std::sync::Arc<crate::metrics::Metrics>> {
+        self.pipeline.metrics()
+    }
+
     /// Answers a request a front end refused before reading all of it (a body over the limit) with `error`,
     /// as the API type answers it.
     pub fn refuse(&self, request: GatewayRequest, error: crate::error::GatewayError) -> GatewayResponse {

@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod integration;
 pub mod logging;
 pub mod metering;
+pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
 pub mod request;

@@ -20,8 +20,8 @@ const LAYERS: &[&[&str]] = &[
     // The definition; the store; the Lambda function edge.
     &["config", "store", "function"],
     // Event shapes; the route table; metering; the clients a definition needs; request validation; OpenAPI
-    // import and export.
-    &["event", "route_table", "metering", "backends", "cache", "validate", "openapi"],
+    // import and export; metrics.
+    &["event", "route_table", "metering", "backends", "cache", "validate", "openapi", "metrics"],
     // Authorizers; integrations; key and plan administration.
     &["auth", "integration", "admin"],
     // The request pipeline.

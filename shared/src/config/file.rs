@@ -75,6 +75,15 @@ pub struct GatewayFile {
     /// Where a key holder reads their own usage (`GET {path}` with their `x-api-key`), or `enabled: false`.
     #[serde(default)]
     pub usage_page: UsagePageFile,
+    /// The access-log line: its format (a preset or a `$context` template) and sample rate; shaped as
+    /// `access_log::AccessLogFile`. Read as a JSON value first, then into that shape by hand (`section.rs`): a
+    /// derived struct would add a reader of its own to the size-bound router.
+    #[serde(default)]
+    pub access_log: Option<serde_json::Value>,
+    /// CloudWatch metrics as EMF lines: namespace, how often an instance flushes, per-key dimensions; shaped as
+    /// `metrics::MetricsFile` and read the same way.
+    #[serde(default)]
+    pub metrics: Option<serde_json::Value>,
     /// Used by `tollgate serve` only; the router Lambda ignores it.
     #[serde(default)]
     pub local: LocalFile,

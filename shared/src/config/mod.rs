@@ -5,6 +5,7 @@
 //! the route (or stage) and the problem. What comes out is a [`Definition`] for one stage, with stage variables
 //! already substituted and every string a request would need parsed.
 
+pub mod access_log;
 pub mod caching;
 mod check;
 pub mod cors;
@@ -12,7 +13,9 @@ pub mod file;
 pub mod gateway_responses;
 pub mod identity;
 pub mod mapping;
+pub mod metrics;
 pub mod parameter_mapping;
+mod section;
 pub mod spec;
 pub mod template;
 pub mod validation;
@@ -201,7 +204,16 @@ impl Definition {
             GatewayResponses::compile(&file.gateway_responses, &settings.variables)
                 .map_err(|e| ConfigError::Parse(format!("in stage {other:?}: {e}")))?;
         }
+        let access_log = file.access_log.as_ref().filter(|v| !v.is_null());
+        let access_log = access_log.map(access_log::AccessLogFile::from_value).transpose();
+        let access_log = access_log.map_err(ConfigError::Parse)?.unwrap_or_default();
+        let access_log = access_log::AccessLogSpec::compile(&access_log).map_err(ConfigError::Parse)?;
+        let metrics = file.metrics.as_ref().filter(|v| !v.is_null());
+        let metrics = metrics.map(metrics::MetricsFile::from_value).transpose().map_err(ConfigError::Parse)?;
+        let metrics = metrics::MetricsSpec::compile(metrics.as_ref()).map_err(ConfigError::Parse)?;
         Ok(Self {
+            access_log,
+            metrics,
             api_type: file.api_type,
             binary_media_types,
             api_name: file.name,

@@ -8,12 +8,14 @@ use http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 
 use super::{
+    access_log::AccessLogSpec,
     caching::{CacheSpec, StageCache},
     cors::CorsSpec,
     file::{ApiKeysFile, LocalFile},
     gateway_responses::GatewayResponses,
     identity::IdentitySource,
     mapping::MappingSpec,
+    metrics::MetricsSpec,
     parameter_mapping::ParameterMapping,
     template::Piece,
     validation::RouteValidation,
@@ -169,6 +171,10 @@ pub struct Definition {
     pub usage_page: Option<String>,
     /// The stage's `tracing.enabled`: send X-Ray documents.
     pub tracing: bool,
+    /// The access-log line's format and sample rate.
+    pub access_log: AccessLogSpec,
+    /// CloudWatch metrics; `None`: turned off.
+    pub metrics: Option<MetricsSpec>,
 }
 
 impl Definition {

@@ -17,6 +17,7 @@ mod exchange;
 mod gateway_responses;
 mod integrate;
 mod limits;
+mod metrics;
 mod parameter_mapping;
 mod policy;
 mod respond;
@@ -35,6 +36,7 @@ use crate::{
     config::Definition,
     error::{GatewayError, RateLimit},
     metering::{Caller, Meter},
+    metrics::Metrics,
     request::{Authorized, GatewayRequest, GatewayResponse},
 };
 
@@ -93,6 +95,7 @@ pub struct Pipeline {
     compress: compress::Compress,
     access_log: access_log::AccessLog,
     tracing: trace::Tracing,
+    metrics: metrics::RecordMetrics,
     meter: Option<Arc<Meter>>,
     cache: Option<Arc<ResponseCache>>,
 }
@@ -136,12 +139,27 @@ impl Pipeline {
             map_response: parameter_mapping::MapResponse::new(definition, Arc::clone(&context)),
             respond: respond::Respond {
                 api: definition.api_type,
-                customise: gateway_responses::Customise { responses: definition.gateway_responses.clone(), context },
+                customise: gateway_responses::Customise {
+                    responses: definition.gateway_responses.clone(),
+                    context: Arc::clone(&context),
+                },
             },
             cors_headers: cors::CorsHeaders { rules: cors },
             compress: compress::Compress { minimum_size: definition.minimum_compression_size },
-            access_log: access_log::AccessLog,
+            access_log: access_log::AccessLog {
+                spec: definition.access_log.clone(),
+                context,
+                account_id: backends.account.id.clone(),
+                sink: backends.lines(),
+            },
             tracing,
+            metrics: metrics::RecordMetrics {
+                metrics: definition.metrics.clone().map(|spec| {
+                    let (api, stage) = (&definition.api_name, &definition.stage);
+                    let (clock, sink) = (backends.clock(), backends.lines());
+                    Arc::new(Metrics::new(spec, definition.api_type, api, stage, false, clock, sink))
+                }),
+            },
             meter,
             cache,
         })
@@ -150,6 +168,11 @@ impl Pipeline {
     /// This instance's response cache, when the stage caches anything.
     pub fn cache(&self) -> Option<&Arc<ResponseCache>> {
         self.cache.as_ref()
+    }
+
+    /// This instance's CloudWatch metrics, unless the definition turns them off.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.metrics.as_ref()
     }
 
     /// This instance's meter, when the definition meters anything.
@@ -256,8 +279,10 @@ impl Pipeline {
         let _ = self.cors_headers.run(&mut ex);
         // 15. Compress the body when the client accepts it.
         let _ = self.compress.run(&mut ex);
-        // 16. One access-log line.
+        // 16. One access-log line (or none, for a success the sample rate skips).
         let _ = self.access_log.run(&mut ex);
+        // 17. Count it in this instance's metrics; an EMF line once flushSeconds have passed.
+        let _ = self.metrics.run(&mut ex);
         // The request's X-Ray documents, when it was recorded; never waits.
         self.tracing.end(&ex);
         ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))

@@ -30,7 +30,7 @@ const CONNECT_SETTLED_MS: i64 = 30_000;
 
 impl WebSocketApi {
     /// Answers a `$connect` event: 200 admits the connection, anything else rejects the handshake.
-    pub async fn connect(&self, event: &WsEvent) -> WsResponse {
+    pub(super) async fn connect_uncounted(&self, event: &WsEvent) -> WsResponse {
         let request = event.handshake_request();
         let api_key = request.header("x-api-key").map(str::to_owned);
         // Built only for a Lambda authorizer: the other stages never read it.

@@ -24,7 +24,7 @@ pub(super) struct Incoming<'a> {
 
 impl WebSocketApi {
     /// Answers a MESSAGE event. The answer itself is always 200: what the sender should see is posted to it.
-    pub async fn message(&self, event: &WsEvent) -> WsResponse {
+    pub(super) async fn message_uncounted(&self, event: &WsEvent) -> WsResponse {
         let endpoint = self.endpoint_of(event);
         let id = event.connection_id();
         let connection = match self.record(id).await {
@@ -82,7 +82,8 @@ impl WebSocketApi {
                     }
                     Err(e) => {
                         tracing::error!(connection = %id, route = %route_key, error = %e, "integration failed");
-                        self.tell(event, &incoming.endpoint, "Internal server error").await;
+                        self.count(event, crate::metrics::WsOutcome::IntegrationError);
+                        self.post_error(event, &incoming.endpoint, "Internal server error").await;
                     }
                 }
             }

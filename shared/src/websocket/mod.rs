@@ -30,6 +30,7 @@ use crate::{
     clock::SharedClock,
     config::{AuthorizerSpec, Definition, IntegrationSpec, RouteKey, RouteSpec, WebSocketSpec},
     gateway::{StartError, load_definition},
+    metrics::{Metrics, WsOutcome},
     pipeline::{BuildError, Pipeline},
     request::ApiContext,
     settings::Settings,
@@ -91,6 +92,8 @@ pub struct WebSocketApi {
     endpoint: Option<Endpoint>,
     /// Connection records this instance has read: they do not change after `$connect`.
     known: Mutex<HashMap<String, Arc<Connection>>>,
+    /// API Gateway's WebSocket metrics; `None` when the definition turns metrics off.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl WebSocketApi {
@@ -130,6 +133,8 @@ impl WebSocketApi {
         handshake.stage_throttle = None;
         handshake.cors = None;
         handshake.minimum_compression_size = None;
+        // The WebSocket API counts its own metrics (ConnectCount...), not the handshake's as HTTP requests.
+        handshake.metrics = None;
         let admission = Pipeline::new(&handshake, backends).map_err(StartError::Build)?;
         if spec.lambda_functions().next().is_some() && backends.lambda.is_none() {
             return Err(StartError::Build(BuildError::Client(MissingClient {
@@ -144,7 +149,13 @@ impl WebSocketApi {
             .and_then(|name| definition.authorizers.get(name))
             .is_some_and(|a| matches!(a, AuthorizerSpec::Lambda(_)));
         let context = definition.api_context(&backends.account);
+        let metrics = definition.metrics.clone().map(|spec| {
+            let (clock, sink) = (backends.clock(), backends.lines());
+            let (api, stage) = (&definition.api_name, &definition.stage);
+            Arc::new(Metrics::new(spec, definition.api_type, api, stage, true, clock, sink))
+        });
         Ok(Self {
+            metrics,
             key_source: definition.api_keys.source,
             context,
             admission,
@@ -188,6 +199,39 @@ impl WebSocketApi {
             WsFunction::Disconnect if route_key == "$disconnect" => self.disconnect(&event).await,
             WsFunction::Message if route_key != "$connect" && route_key != "$disconnect" => self.message(&event).await,
             _ => WsResponse::error(400, &format!("Bad request: this function does not answer {route_key} events")),
+        }
+    }
+
+    /// Answers a `$connect` event (`connect.rs`), counted in the API's metrics: `ConnectCount`, and a refusal
+    /// as a `ClientError` (4xx) or an `ExecutionError` (5xx).
+    pub async fn connect(&self, event: &WsEvent) -> WsResponse {
+        self.count(event, WsOutcome::Connect);
+        let response = self.connect_uncounted(event).await;
+        match response.status_code {
+            400..=499 => self.count(event, WsOutcome::ClientError),
+            500.. => self.count(event, WsOutcome::ExecutionError),
+            _ => {}
+        }
+        response
+    }
+
+    /// Answers a MESSAGE event (`message.rs`), counted in `MessageCount`; what goes wrong is counted where it
+    /// is told to the sender.
+    pub async fn message(&self, event: &WsEvent) -> WsResponse {
+        self.count(event, WsOutcome::Message);
+        self.message_uncounted(event).await
+    }
+
+    /// This instance's WebSocket metrics, unless the definition turns them off (flushed on shutdown).
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// Counts an outcome under the event's route key.
+    fn count(&self, event: &WsEvent, outcome: WsOutcome) {
+        if let Some(metrics) = &self.metrics {
+            let key_id = event.request_context.identity.api_key_id.as_deref();
+            metrics.record_ws(&event.request_context.route_key, key_id, outcome);
         }
     }
 
@@ -235,6 +279,15 @@ impl WebSocketApi {
     /// Sends the sender an error frame as API Gateway writes it, spacing and key order included:
     /// `{"message": "Forbidden", "connectionId":"…", "requestId":"…"}`.
     async fn tell(&self, event: &WsEvent, endpoint: &Endpoint, message: &str) {
+        // The gateway's own failures are execution errors; everything else was the client's doing.
+        let outcome =
+            if message == "Internal server error" { WsOutcome::ExecutionError } else { WsOutcome::ClientError };
+        self.count(event, outcome);
+        self.post_error(event, endpoint, message).await;
+    }
+
+    /// [`Self::tell`] without counting it (the caller counted it as something more precise).
+    async fn post_error(&self, event: &WsEvent, endpoint: &Endpoint, message: &str) {
         let ctx = &event.request_context;
         let frame = error_frame(message, &ctx.connection_id, &ctx.request_id);
         if let Err(e) = self.poster.post(endpoint, &ctx.connection_id, frame.as_bytes()).await {
