@@ -456,6 +456,15 @@ fn bad_documents_get_errors_naming_the_place() {
             &doc("\"/a\": {\"post\": {\"requestBody\": {\"content\": {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/Nope\"}}}}}}".to_owned(), ", \"components\": {\"schemas\": {\"Pet\": {\"properties\": {\"tag\": {\"$ref\": \"#/components/schemas/Tag\"}}}}}"),
             "/components/schemas/Pet/properties/tag/$ref: $ref \"#/components/schemas/Tag\": nothing is there".to_owned(),
         ),
+        // Found by the openapi fuzz target: each imported, then failed to export or to import back.
+        (
+            "openapi: 3.0.1\ncomponents: { securitySchemes: { u: { type: oauth2, x-amazon-apigateway-authorizer: { type: jwt, jwtConfiguration: {} } } } }\npaths: {}",
+            "/components/securitySchemes/u/x-amazon-apigateway-authorizer/jwtConfiguration/issuer: a JWT authorizer needs its issuer".to_owned(),
+        ),
+        (
+            &doc(format!("\"/a\": {{\"post\": {{\"requestBody\": {{\"content\": {{\"application/json\": {{\"schema\": {{\"properties\": {{\"a\": {{\"$ref\": \"#/d&efinitions/X\"}}}}}}}}}}}}, \"x-amazon-apigateway-integration\": {mock_integration}}}}}"), ""),
+            "$ref \"#/d&efinitions/X\": nothing is there".to_owned(),
+        ),
     ];
     for (text, expected) in cases.iter() {
         let err = openapi::import(text, &ImportOptions::default()).expect_err(text).to_string();

@@ -281,11 +281,12 @@ fn authorizers(doc: &Document, report: &mut Report) -> Result<Map<String, Value>
             "token" | "request" => lambda_authorizer(&name, scheme, authorizer, &pointer, report)?,
             "jwt" => {
                 let config = authorizer.get("jwtConfiguration").cloned().unwrap_or_default();
-                let mut jwt = json!({
-                    "type": "jwt",
-                    "issuer": config.get("issuer").cloned().unwrap_or_default(),
-                    "audiences": config.get("audience").cloned().unwrap_or_else(|| json!([])),
-                });
+                let Some(issuer) = config.get("issuer").and_then(Value::as_str) else {
+                    let at = format!("{pointer}/jwtConfiguration/issuer");
+                    return Err(ImportError::at(at, "a JWT authorizer needs its issuer"));
+                };
+                let audiences = config.get("audience").filter(|a| a.is_array()).cloned().unwrap_or_else(|| json!([]));
+                let mut jwt = json!({ "type": "jwt", "issuer": issuer, "audiences": audiences });
                 let sources = identity_sources(authorizer.get("identitySource"));
                 if let Some(source) = sources.into_iter().next().filter(|s| s != "$request.header.Authorization") {
                     jwt["identitySource"] = source.into();
@@ -343,7 +344,7 @@ fn lambda_authorizer(
         out["identitySources"] = sources.into();
     }
     for (from, to) in AUTHORIZER_FIELDS {
-        if let Some(value) = authorizer.get(from) {
+        if let Some(value) = authorizer.get(from).filter(|v| !v.is_null()) {
             out[to] = value.clone();
         }
     }

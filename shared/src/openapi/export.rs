@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{ImportOptions, api, import, integrations, token};
+use super::{ImportOptions, api, import_value, integrations, token};
 use crate::route_key::{RouteKey, Segment};
 
 /// The root member holding what only Tollgate has.
@@ -44,9 +44,16 @@ pub fn export(definition: &Value, format: ExportFormat) -> Result<Value, ExportE
         return Err(ExportError::HttpAsSwagger);
     }
     let mut document = standard(object, http, format)?;
-    let text = serde_json::to_string(&document).map_err(|e| ExportError::NoRoundTrip(e.to_string()))?;
-    let back = import(&text, &ImportOptions::default()).map_err(|e| ExportError::NoRoundTrip(e.to_string()))?;
+    let back = import_value(document.clone(), &ImportOptions::default())
+        .map_err(|e| ExportError::NoRoundTrip(e.to_string()))?;
     if let Some(patch) = merge_patch(&back.definition, definition) {
+        // A merge patch cannot set a member to null (null removes it): say so rather than export a file that
+        // imports to something else.
+        let mut patched = back.definition.clone();
+        merge(&mut patched, &patch);
+        if patched != *definition {
+            return Err(ExportError::NoRoundTrip("the definition holds a null the export cannot keep".to_owned()));
+        }
         document[OWN] = patch;
     }
     Ok(document)

@@ -163,7 +163,11 @@ impl Resolver<'_> {
                 continue;
             }
             out.push_str(&rest[..at]);
-            let Some(end) = rest[at..].find('}') else { break };
+            let Some(end) = rest[at..].find('}') else {
+                // An unclosed `${` is text (found by the openapi fuzz target: the text before it was doubled).
+                rest = &rest[at..];
+                break;
+            };
             let name = &rest[at + 2..at + end];
             let placeholder = &rest[at..at + end + 1];
             match self.params.get(name) {
@@ -243,5 +247,7 @@ mod tests {
         assert_eq!(value["paths"]["/oev"]["money"], "$${cost}", "escaped, left for Terraform");
         assert_eq!(value["requestTemplates"]["application/json"], "${input}");
         assert_eq!(unresolved, ["/paths/~1${path_key}/uri fn"]);
+        let (value, _) = resolved(json!({"title": "API ${x} and ${unclosed"}), &[("x", "one")]);
+        assert_eq!(value["title"], "API one and ${unclosed", "an unclosed placeholder is text, once");
     }
 }

@@ -73,7 +73,15 @@ impl ImportError {
 /// Imports an OpenAPI 3.0/3.1 or Swagger 2.0 document (YAML or JSON), or the API inside a SAM or CloudFormation
 /// template.
 pub fn import(text: &str, options: &ImportOptions) -> Result<Imported, ImportError> {
-    let document = read::read(text, &options.params)?;
+    map(read::read(text, &options.params)?, options)
+}
+
+/// [`import`] of a document already parsed (an export's own, for one: no text in between).
+pub fn import_value(document: Value, options: &ImportOptions) -> Result<Imported, ImportError> {
+    map(read::read_value(document, &options.params)?, options)
+}
+
+fn map(document: read::Document, options: &ImportOptions) -> Result<Imported, ImportError> {
     let mut report = Report::default();
     report.notes.extend(document.notes.iter().cloned());
     let mut definition = api::api(&document, &mut report)?;

@@ -221,7 +221,7 @@ fn request(
             "header" => "header",
             "body" => {
                 let types = consumes(root, context.operation);
-                let model = model_name(context, &parameter["schema"], "", definition);
+                let model = model_name(context, &parameter["schema"], "", definition)?;
                 for media_type in types {
                     models.insert(media_type, model.clone().into());
                 }
@@ -240,7 +240,7 @@ fn request(
             if let Some(schema) = content.get("schema") {
                 let suffix =
                     if body["content"].as_object().is_some_and(|c| c.len() > 1) { media_type.as_str() } else { "" };
-                models.insert(media_type.clone(), model_name(context, schema, suffix, definition).into());
+                models.insert(media_type.clone(), model_name(context, schema, suffix, definition)?.into());
             }
         }
     }
@@ -262,15 +262,22 @@ fn consumes(root: &Value, operation: &Value) -> Vec<String> {
 
 /// The model a body schema names: `#/definitions/Pet` or `#/components/schemas/Pet` is `Pet`; an inline schema
 /// becomes a model of its own, named for its route, as API Gateway's import creates one.
-fn model_name(context: &Context<'_>, schema: &Value, suffix: &str, definition: &mut Value) -> String {
+fn model_name(
+    context: &Context<'_>,
+    schema: &Value,
+    suffix: &str,
+    definition: &mut Value,
+) -> Result<String, ImportError> {
     let named = schema.get("$ref").and_then(Value::as_str).and_then(|r| {
         r.strip_prefix("#/definitions/")
             .or_else(|| r.strip_prefix("#/components/schemas/"))
             .filter(|n| !n.contains('/'))
     });
     if let Some(name) = named {
-        return name.to_owned();
+        return Ok(name.to_owned());
     }
+    // An inline schema's references must lead somewhere, as a model's must.
+    api::check_schema_refs(&context.doc.root, schema, context.pointer)?;
     let words = format!("{} {suffix}", context.key);
     let name: String = words
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -285,5 +292,5 @@ fn model_name(context: &Context<'_>, schema: &Value, suffix: &str, definition: &
         object.entry("$schema").or_insert("https://json-schema.org/draft/2020-12/schema".into());
     }
     definition["models"][&name] = schema;
-    name
+    Ok(name)
 }

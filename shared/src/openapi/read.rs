@@ -51,7 +51,11 @@ pub(super) fn read(text: &str, params: &BTreeMap<String, String>) -> Result<Docu
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(ImportError::TooLarge { size: text.len() });
     }
-    let parsed = parse(text)?;
+    read_value(parse(text)?, params)
+}
+
+/// [`read`] of a document already parsed.
+pub(super) fn read_value(parsed: Value, params: &BTreeMap<String, String>) -> Result<Document, ImportError> {
     let mut notes = Vec::new();
     let mut params = params.clone();
     let (mut root, base, http_api) = match find_api(parsed, &mut params, &mut notes)? {
