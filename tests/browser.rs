@@ -6,7 +6,7 @@
 //! Chromium is looked for at `TOLLGATE_CHROMIUM`, else `/usr/bin/chromium`. Without it the test says so and
 //! passes, unless `TOLLGATE_REQUIRE_BROWSER` is set (CI sets it, after installing Chromium).
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use axum::{Router, response::Html, routing::get};
 use serde_json::{Value, json};
@@ -15,23 +15,10 @@ use tollgate_core::{
     usage::{Period, Quota},
 };
 use tollgate_tests::{
+    chromium,
     client::new_key,
     issuer::{Issuer, SigningKey},
 };
-
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("TOLLGATE_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("TOLLGATE_REQUIRE_BROWSER").is_none(),
-        "TOLLGATE_REQUIRE_BROWSER is set but Chromium is not at {}",
-        path.display()
-    );
-    eprintln!("skipped: no Chromium at {} (apt-get install chromium, or set TOLLGATE_CHROMIUM)", path.display());
-    None
-}
 
 /// The page: each check runs in turn and records what the script could see.
 const PAGE: &str = r#"<!doctype html>

@@ -18,6 +18,7 @@ use tollgate_core::{
     usage::{Period, Quota, period::day_of},
 };
 use tollgate_tests::{
+    chromium,
     client::{Reply, new_key_at},
     serve_on, test_clock,
 };
@@ -239,20 +240,6 @@ async fn the_pages_render_in_a_browser_at_phone_and_desktop_widths() {
     assert_eq!(top.find(busiest.as_str()), Some(first));
     let near = section(&dom, "near-quota");
     assert!(near.contains(&rig.tight.id) && !near.contains(&rig.roomy.id), "{near}");
-}
-
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("TOLLGATE_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("TOLLGATE_REQUIRE_BROWSER").is_none(),
-        "TOLLGATE_REQUIRE_BROWSER is set but Chromium is not at {}",
-        path.display()
-    );
-    eprintln!("skipped: no Chromium at {} (apt-get install chromium, or set TOLLGATE_CHROMIUM)", path.display());
-    None
 }
 
 /// Runs headless Chromium on `url` with `args` and returns its standard output.

@@ -84,6 +84,22 @@ pub async fn serve_on(yaml: &str, clock: Option<SharedClock>) -> (tollgate::serv
     (server, dir)
 }
 
+/// Headless Chromium for the browser tests: `TOLLGATE_CHROMIUM`, else Debian's `/usr/bin/chromium`. Without it
+/// a test says it skipped, unless `TOLLGATE_REQUIRE_BROWSER` is set (CI), when it fails.
+pub fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("TOLLGATE_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("TOLLGATE_REQUIRE_BROWSER").is_none(),
+        "TOLLGATE_REQUIRE_BROWSER is set but Chromium is not at {}",
+        path.display()
+    );
+    eprintln!("skipped: no Chromium at {} (apt-get install chromium, or set TOLLGATE_CHROMIUM)", path.display());
+    None
+}
+
 /// A connection record as `$connect` writes it, with no key and no authorizer.
 pub fn connection(id: &str, stage: &str) -> tollgate_core::store::connections::Connection {
     tollgate_core::store::connections::Connection {
