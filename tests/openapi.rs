@@ -295,6 +295,17 @@ fn own_definitions_map_every_extension() {
     );
     assert_eq!(auth("CUSTOM").definition["routes"]["GET /a"]["apiKeyRequired"], true);
 
+    // OpenAPI 3.1: schemas are JSON Schema 2020-12, and say so; the export is 3.1 again and comes back the same.
+    let modern = "openapi: 3.1.0\ncomponents: { schemas: { Tag: { type: [string, 'null'], prefixItems: [{ type: string }] } } }\npaths:\n  /t:\n    \
+                  post:\n      requestBody: { content: { application/json: { schema: { $ref: '#/components/schemas/Tag' } } } }\n      \
+                  x-amazon-apigateway-integration: { type: http_proxy, httpMethod: POST, uri: 'https://t.example.com/' }\n";
+    let modern = openapi::import(modern, &ImportOptions::default()).expect("3.1 imports");
+    assert_eq!(modern.definition["models"]["Tag"]["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    loads(&modern.definition);
+    let exported = openapi::export(&modern.definition, ExportFormat::OpenApi3).expect("exports");
+    assert_eq!(exported["openapi"], "3.1.0");
+    assert!(exported.get("x-tollgate").is_none(), "{exported:#}");
+
     let sam = import_file(&fixture("sam-template.yaml"), &[]);
     assert_eq!(sam.definition["name"], "hello-prod", "!Sub with a parameter's default");
     assert_eq!(sam.definition["routes"]["GET /hello/{name}"]["integration"]["function"], "HelloFunction");

@@ -56,7 +56,8 @@ pub(super) fn api(doc: &Document, report: &mut Report) -> Result<Value, ImportEr
     if !is_http(doc) {
         definition.insert("type".into(), "REST".into());
     }
-    if let Some(title) = root.pointer("/info/title").and_then(Value::as_str) {
+    // A definition's default name is what an export writes for none (OpenAPI requires a title).
+    if let Some(title) = root.pointer("/info/title").and_then(Value::as_str).filter(|t| *t != "tollgate") {
         definition.insert("name".into(), title.into());
     }
     let ext = |name: &str| root.get(format!("x-amazon-apigateway-{name}"));
