@@ -15,6 +15,7 @@ pub mod identity;
 pub mod mapping;
 pub mod metrics;
 pub mod parameter_mapping;
+mod patterns;
 mod section;
 pub mod spec;
 pub mod template;
