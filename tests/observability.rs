@@ -11,8 +11,10 @@ use tollgate_core::{
     clients::HttpClient,
     clock::{MICROS_PER_SEC, ManualClock},
     config::Definition,
+    gateway::load_definition,
     logging::Captured,
     request::GatewayRequest,
+    settings::Settings,
 };
 use tollgate_tests::{EchoFunction, T0_SECS, get, test_clock};
 
@@ -232,6 +234,43 @@ async fn sampling_drops_successes_only() {
         lines.iter().map(|l| serde_json::from_str::<Value>(l).expect("json")["id"].to_string()).collect()
     };
     assert_eq!(ids(&first), ids(&kept(g2, l2).await));
+}
+
+#[tokio::test]
+async fn the_deployments_sample_rate_applies_where_the_definition_sets_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let load = |access_log: &str, rate: &str| {
+        let path = dir.path().join("gateway.yaml");
+        std::fs::write(&path, format!("metrics: {{ enabled: false }}\naccessLog: {access_log}\n{ROUTES}"))
+            .expect("write");
+        let settings = Settings::from_vars([
+            ("TOLLGATE_CONFIG".to_owned(), path.display().to_string()),
+            ("TOLLGATE_ACCESS_LOG_SAMPLE_RATE".to_owned(), rate.to_owned()),
+        ]);
+        settings.check().expect("settings");
+        load_definition(&settings).expect("definition")
+    };
+    // What template.yaml deploys (0.1) where the definition says nothing; the definition's own rate wins.
+    assert_eq!(load("{ format: compact }", "0.1").access_log.sample_rate, Some(0.1));
+    assert_eq!(load("{ format: compact, sampleRate: 1 }", "0.1").access_log.sample_rate, Some(1.0));
+    assert_eq!(load("{ format: compact }", "").access_log.sample_rate, None, "unset: every line");
+
+    // At a deployed 0, a definition without a rate logs its errors only.
+    let clock = test_clock();
+    let lines = Arc::new(Captured::default());
+    let backends = Backends {
+        lambda: Some(Arc::new(EchoFunction)),
+        clock: Some(Arc::new(clock)),
+        lines: Some(Arc::clone(&lines) as _),
+        ..Backends::default()
+    };
+    let gateway = Gateway::new(&load("{ format: compact }", "0"), &backends).expect("gateway");
+    for (i, path) in ["/ok", "/broken", "/ok", "/nowhere"].iter().enumerate() {
+        gateway.handle_request(request(path, &format!("d{i}"))).await;
+    }
+    let statuses: Vec<u64> =
+        lines.take().iter().filter_map(|l| serde_json::from_str::<Value>(l).expect("json")["st"].as_u64()).collect();
+    assert_eq!(statuses, [503, 404]);
 }
 
 /// `tollgate serve` for `yaml` on `clock`, its EMF and formatted access lines in the returned sink.

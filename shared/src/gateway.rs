@@ -35,9 +35,13 @@ impl From<StartError> for FunctionError {
 }
 
 /// Loads the definition the settings name (`TOLLGATE_CONFIG`, default `gateway.yaml`) for their stage
-/// (`TOLLGATE_STAGE`).
+/// (`TOLLGATE_STAGE`), with the deployment's access-log sample rate where the definition sets none.
 pub fn load_definition(settings: &Settings) -> Result<Definition, ConfigError> {
-    Definition::load(&settings.config_path(), settings.stage.as_deref())
+    let mut definition = Definition::load(&settings.config_path(), settings.stage.as_deref())?;
+    if definition.access_log.sample_rate.is_none() {
+        definition.access_log.sample_rate = settings.access_log_sample_rate;
+    }
+    Ok(definition)
 }
 
 pub struct Gateway {

@@ -12,7 +12,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// account.
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// `TOLLGATE_CONFIG`: the definition file (default `gateway.yaml`).
     pub config: Option<PathBuf>,
@@ -38,6 +38,9 @@ pub struct Settings {
     pub xray_daemon: Option<String>,
     /// `TOLLGATE_LOG`: a level and `target=level` directives.
     pub log: Option<String>,
+    /// `TOLLGATE_ACCESS_LOG_SAMPLE_RATE`: the access log's sample rate (0-1) for a definition that sets none;
+    /// `template.yaml` deploys 0.1, so that the default bill stays within its goal (README, cost table).
+    pub access_log_sample_rate: Option<f64>,
     /// `TOLLGATE_JWT_*`: the standalone JWT authorizer function's settings.
     pub jwt: JwtSettings,
     /// Values that were set but could not be read (see [`Settings::check`]).
@@ -100,6 +103,17 @@ impl Settings {
                 0
             }),
         };
+        let access_log_sample_rate = get("TOLLGATE_ACCESS_LOG_SAMPLE_RATE").and_then(|value| {
+            let rate = value.trim().parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r));
+            if rate.is_none() {
+                invalid.push(SettingsError::Invalid {
+                    name: "TOLLGATE_ACCESS_LOG_SAMPLE_RATE",
+                    value,
+                    why: "a number from 0 to 1",
+                });
+            }
+            rate
+        });
         Self {
             config: get("TOLLGATE_CONFIG").map(PathBuf::from),
             stage: get("TOLLGATE_STAGE"),
@@ -113,6 +127,7 @@ impl Settings {
             runtime_api: get("AWS_LAMBDA_RUNTIME_API"),
             xray_daemon: get("AWS_XRAY_DAEMON_ADDRESS"),
             log: get("TOLLGATE_LOG"),
+            access_log_sample_rate,
             jwt: JwtSettings {
                 issuer: get("TOLLGATE_JWT_ISSUER"),
                 audiences: list("TOLLGATE_JWT_AUDIENCES"),
@@ -193,16 +208,24 @@ mod tests {
             ("AWS_DEFAULT_REGION", "eu-west-1"),
             ("TOLLGATE_JWT_AUDIENCES", "a, b,,"),
             ("TOLLGATE_JWT_LEEWAY_SECONDS", "30"),
+            ("TOLLGATE_ACCESS_LOG_SAMPLE_RATE", "0.1"),
         ]));
         s.check().expect("all readable");
         assert_eq!(s.stage.as_deref(), Some("prod"));
         assert_eq!(s.table, None, "empty is unset");
         assert_eq!(s.jwt.audiences, ["a", "b"]);
         assert_eq!(s.jwt.leeway_seconds, 30);
+        assert_eq!(s.access_log_sample_rate, Some(0.1));
         assert_eq!(s.account(), AwsAccount { region: "eu-west-1".into(), id: DEFAULT_ACCOUNT_ID.into() });
         assert_eq!(s.config_path(), PathBuf::from("gateway.yaml"));
         assert!(s.require_table().expect_err("missing").to_string().contains("TOLLGATE_TABLE"));
         let bad = Settings::from_vars(vars(&[("TOLLGATE_JWT_LEEWAY_SECONDS", "soon")])).check().expect_err("invalid");
         assert!(bad.to_string().contains("TOLLGATE_JWT_LEEWAY_SECONDS"));
+        for rate in ["1.5", "-0.1", "NaN", "tenth"] {
+            let bad = Settings::from_vars(vars(&[("TOLLGATE_ACCESS_LOG_SAMPLE_RATE", rate)]));
+            let error = bad.check().expect_err(rate).to_string();
+            assert!(error.contains("TOLLGATE_ACCESS_LOG_SAMPLE_RATE") && error.contains("0 to 1"), "{error}");
+            assert_eq!(bad.access_log_sample_rate, None);
+        }
     }
 }

@@ -150,22 +150,28 @@ pub enum AccessLogFormat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessLogSpec {
     pub format: AccessLogFormat,
-    /// 0-1; errors and throttles are logged whatever it is.
-    pub sample_rate: f64,
+    /// 0-1; errors and throttles are logged whatever it is. `None`: the definition sets none, and the
+    /// deployment's default applies ([`AccessLogSpec::rate`]).
+    pub sample_rate: Option<f64>,
 }
 
 impl Default for AccessLogSpec {
     fn default() -> Self {
-        Self { format: AccessLogFormat::Default, sample_rate: 1.0 }
+        Self { format: AccessLogFormat::Default, sample_rate: None }
     }
 }
 
 impl AccessLogSpec {
+    /// The share of successful requests logged: the definition's, else every one.
+    pub fn rate(&self) -> f64 {
+        self.sample_rate.unwrap_or(1.0)
+    }
+
     /// Checks the file's settings; the message names the field and the problem.
     pub fn compile(file: &AccessLogFile) -> Result<Self, String> {
-        let sample_rate = file.sample_rate.unwrap_or(1.0);
-        if !(0.0..=1.0).contains(&sample_rate) {
-            return Err(format!("accessLog.sampleRate must be 0-1, not {sample_rate}"));
+        let sample_rate = file.sample_rate;
+        if let Some(rate) = sample_rate.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(format!("accessLog.sampleRate must be 0-1, not {rate}"));
         }
         let text = match file.format.as_deref() {
             None | Some("default") => return Ok(Self { format: AccessLogFormat::Default, sample_rate }),

@@ -27,7 +27,7 @@ pub(super) struct AccessLog {
 impl SyncStage for AccessLog {
     fn run(&self, ex: &mut Exchange) -> Result<(), GatewayError> {
         let status = ex.response.as_ref().map_or(0, |r| r.status.as_u16());
-        if !(ex.error.is_some() || status >= 400 || sampled(&ex.request.request_id, self.spec.sample_rate)) {
+        if !(ex.error.is_some() || status >= 400 || sampled(&ex.request.request_id, self.spec.rate())) {
             return Ok(());
         }
         match &self.spec.format {
