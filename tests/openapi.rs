@@ -393,6 +393,35 @@ fn export_then_import_gives_the_definition_back() {
     assert!(hello["x-tollgate"]["local"].is_object(), "what only Tollgate has stays under x-tollgate");
 }
 
+/// Found by the `openapi` fuzz target: an inline body schema that refers to a model kept the OpenAPI 3 pointer,
+/// which a Swagger 2.0 export did not rewrite, so the export named a schema that was not there.
+#[test]
+fn inline_body_schemas_refer_to_models_by_name() {
+    let text = r##"
+openapi: 3.0.1
+info: { title: orders, version: "1" }
+paths:
+  /order/{id}:
+    put:
+      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties: { order: { $ref: "#/components/schemas/Order" } }
+      x-amazon-apigateway-integration: { type: mock, requestTemplates: { application/json: '{"statusCode": 200}' } }
+components:
+  schemas:
+    Order: { type: object, properties: { id: { type: string } } }
+"##;
+    let imported = openapi::import(text, &ImportOptions::default()).expect("imports");
+    let inline = &imported.definition["models"]["PutOrderIdBody"];
+    assert_eq!(inline["properties"]["order"]["$ref"], "Order", "{inline:#}");
+    round_trip("inline body schema", &imported.definition, true);
+    loads(&imported.definition);
+}
+
 #[test]
 fn exported_documents_pass_an_openapi_validator() {
     let available =

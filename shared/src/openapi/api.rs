@@ -158,20 +158,11 @@ fn models(doc: &Document) -> Result<Map<String, Value>, ImportError> {
         _ => (doc.root.pointer("/components/schemas"), "/components/schemas"),
     };
     let mut models = Map::new();
-    let names: Vec<&String> = schemas.and_then(Value::as_object).into_iter().flatten().map(|(n, _)| n).collect();
     for (name, schema) in schemas.and_then(Value::as_object).into_iter().flatten() {
         let pointer = format!("{base}/{}", token(name));
         check_schema_refs(&doc.root, schema, &pointer)?;
         let mut schema = schema.clone();
-        let own = schema.get("definitions").cloned().unwrap_or_default();
-        // `#/definitions/Pet` and `#/components/schemas/Pet` are both the model `Pet`: written by its name, a
-        // reference reads the same whichever format the definition is exported to next.
-        rewrite_refs(&mut schema, &|target| {
-            let name =
-                target.strip_prefix("#/definitions/").or_else(|| target.strip_prefix("#/components/schemas/"))?;
-            let own = target.starts_with("#/definitions/") && own.get(name).is_some();
-            (names.iter().any(|n| *n == name) && !own).then(|| name.to_owned())
-        });
+        refs_by_model_name(doc, &mut schema);
         if doc.version == Version::OpenApi31
             && let Some(object) = schema.as_object_mut()
         {
@@ -180,6 +171,24 @@ fn models(doc: &Document) -> Result<Map<String, Value>, ImportError> {
         models.insert(name.clone(), schema);
     }
     Ok(models)
+}
+
+/// Writes a schema's references to the document's models by the model's name: `#/definitions/Pet` and
+/// `#/components/schemas/Pet` are both the model `Pet`, so the reference reads the same whichever format the
+/// definition is exported to next. Models and inline body schemas alike; a `#/definitions/X` that the schema
+/// holds itself stays.
+pub(super) fn refs_by_model_name(doc: &Document, schema: &mut Value) {
+    let schemas = match doc.version {
+        Version::Swagger2 => doc.root.get("definitions"),
+        _ => doc.root.pointer("/components/schemas"),
+    };
+    let names: Vec<&String> = schemas.and_then(Value::as_object).into_iter().flatten().map(|(n, _)| n).collect();
+    let own = schema.get("definitions").cloned().unwrap_or_default();
+    rewrite_refs(schema, &|target| {
+        let name = target.strip_prefix("#/definitions/").or_else(|| target.strip_prefix("#/components/schemas/"))?;
+        let own = target.starts_with("#/definitions/") && own.get(name).is_some();
+        (names.iter().any(|n| *n == name) && !own).then(|| name.to_owned())
+    });
 }
 
 /// Rewrites the `$ref`s of a schema that `rewrite` has a new target for.

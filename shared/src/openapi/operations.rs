@@ -286,6 +286,9 @@ fn model_name(
         .collect::<String>()
         + "Body";
     let mut schema = schema.clone();
+    // Its references to the document's models by name, as the models' own (found by the openapi fuzz target:
+    // `#/components/schemas/Order` inside an inline schema did not survive an export to Swagger 2.0).
+    api::refs_by_model_name(context.doc, &mut schema);
     if context.doc.version == Version::OpenApi31
         && let Some(object) = schema.as_object_mut()
     {
