@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use tollgate_core::{
     admin::{Admin, NewKey, PlanInput},
     store::{
-        Cadence, Kind, QuotaCounter, Slice, Store, StoreError,
+        Cadence, DayTraffic, Kind, QuotaCounter, Slice, Store, StoreError, Traffic,
         cache::Generations,
         connections::{Connection, ConnectionStore},
         embedded::EmbeddedStore,
@@ -46,6 +46,7 @@ conformance!(
     rolled_keys_keep_their_id_and_usage,
     one_plan_per_stage_per_key,
     cache_entries_expire_and_flushes_move_generations,
+    traffic_adds_up_per_day_and_stage,
 );
 
 // ===== WebSocket connections =====
@@ -280,6 +281,33 @@ async fn unlimited_quota_only_counts(store: Arc<dyn Store>) {
     let records = store.quota_records("p", "k", day("2026-11-23"), day("2026-11-23")).await.expect("records");
     assert_eq!(records[0].used_by_day.get(&day("2026-11-23")), Some(&400));
     assert_eq!(records[0].remaining, None);
+}
+
+async fn traffic_adds_up_per_day_and_stage(store: Arc<dyn Store>) {
+    let t = |requests, client_errors, server_errors, throttled| Traffic {
+        requests,
+        client_errors,
+        server_errors,
+        throttled,
+    };
+    // Two instances' minutes on one day and stage add up; stages and days stay apart.
+    store.add_traffic("prod", day("2026-11-29"), t(10, 3, 1, 2)).await.expect("add");
+    store.add_traffic("prod", day("2026-11-29"), t(5, 1, 0, 0)).await.expect("add");
+    store.add_traffic("$default", day("2026-11-29"), t(1, 0, 1, 0)).await.expect("add");
+    store.add_traffic("prod", day("2026-11-30"), t(7, 0, 0, 0)).await.expect("add");
+    store.add_traffic("prod", day("2026-12-01"), t(9, 9, 0, 9)).await.expect("add");
+    let row = |d, stage: &str, traffic| DayTraffic { day: day(d), stage: stage.to_owned(), traffic };
+    assert_eq!(
+        store.traffic(day("2026-11-29"), day("2026-11-30")).await.expect("read"),
+        [
+            row("2026-11-29", "$default", t(1, 0, 1, 0)),
+            row("2026-11-29", "prod", t(15, 4, 1, 2)),
+            row("2026-11-30", "prod", t(7, 0, 0, 0))
+        ],
+        "by day then stage, the days asked for and no other"
+    );
+    assert_eq!(store.traffic(day("2026-12-01"), day("2026-12-01")).await.expect("read").len(), 1);
+    assert!(store.traffic(day("2026-11-01"), day("2026-11-28")).await.expect("read").is_empty());
 }
 
 async fn rolled_keys_keep_their_id_and_usage(store: Arc<dyn Store>) {

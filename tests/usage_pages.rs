@@ -6,7 +6,12 @@
 //! Chromium is looked for at `TOLLGATE_CHROMIUM`, else `/usr/bin/chromium`; without it the browser test says so
 //! and passes, unless `TOLLGATE_REQUIRE_BROWSER` is set.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::NaiveDate;
 use http::Method;
@@ -14,7 +19,7 @@ use tollgate_core::{
     admin::{Admin, NewKey, PlanInput, api::AdminApi},
     clock::{Clock as _, MICROS_PER_SEC, ManualClock, SharedClock},
     request::GatewayRequest,
-    store::{QuotaCounter, Store, embedded::EmbeddedStore},
+    store::{QuotaCounter, Store, Traffic, embedded::EmbeddedStore},
     usage::{Period, Quota, period::day_of},
 };
 use tollgate_tests::{
@@ -30,6 +35,8 @@ routes:
   GET /paid:
     apiKeyRequired: true
     integration: { type: mock, statusCode: 200, body: "paid" }
+  GET /broken:
+    integration: { type: mock, statusCode: 503 }
 "#;
 
 /// A key made in the served store.
@@ -58,6 +65,8 @@ struct Rig {
     /// A key with room left, and one near its quota.
     roomy: Key,
     tight: Key,
+    /// Every answer the test got through the gateway, by day: what the dashboard's traffic must show.
+    sent: Mutex<BTreeMap<NaiveDate, Traffic>>,
 }
 
 impl Rig {
@@ -67,7 +76,7 @@ impl Rig {
         let file = dir.path().join("store.json");
         let roomy = Key::new(&file, 100, "roomy", clock.now_ms()).await;
         let tight = Key::new(&file, 5, "tight", clock.now_ms()).await;
-        let rig = Self { server, dir, clock, http: reqwest::Client::new(), roomy, tight };
+        let rig = Self { server, dir, clock, http: reqwest::Client::new(), roomy, tight, sent: Mutex::default() };
         rig.paid(&rig.roomy, 2).await;
         rig.clock.advance_us(86_400 * MICROS_PER_SEC);
         rig.paid(&rig.roomy, 3).await;
@@ -81,7 +90,7 @@ impl Rig {
 
     async fn paid(&self, key: &Key, times: usize) {
         for _ in 0..times {
-            let reply = Reply::of(self.http.get(self.url("/paid")).header("x-api-key", &key.value)).await;
+            let reply = self.get("/paid", &[("x-api-key", &key.value)]).await;
             assert_eq!(reply.status, 200, "{}", reply.text());
         }
     }
@@ -91,7 +100,13 @@ impl Rig {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        Reply::of(request).await
+        let reply = Reply::of(request).await;
+        self.sent.lock().expect("sent").entry(self.today()).or_default().count(reply.status);
+        reply
+    }
+
+    fn sent(&self, day: NaiveDate) -> Traffic {
+        self.sent.lock().expect("sent").get(&day).copied().unwrap_or_default()
     }
 
     fn store(&self) -> EmbeddedStore {
@@ -199,6 +214,14 @@ async fn the_pages_render_in_a_browser_at_phone_and_desktop_widths() {
     let Some(chromium) = chromium() else { return };
     let rig = rig().await;
     let shots = tempfile::tempdir().expect("screenshots");
+    // Answers of every kind today: no key (403), no route (404), a failing backend (503), the tight key's
+    // last request and one past its quota (429).
+    for (path, key) in [("/paid", None), ("/nowhere", None), ("/broken", None), ("/paid", Some(&rig.tight))] {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("x-api-key", k.value.as_str())).into_iter().collect();
+        rig.get(path, &headers).await;
+    }
+    let last = rig.get("/paid", &[("x-api-key", &rig.tight.value)]).await;
+    assert_eq!(last.status, 429, "{}", last.text());
     let (roomy, tight) = (rig.recorded(&rig.roomy).await, rig.recorded(&rig.tight).await);
 
     // The key holder's page: fetched with the key (a browser cannot add the header to a navigation), then
@@ -214,6 +237,11 @@ async fn the_pages_render_in_a_browser_at_phone_and_desktop_widths() {
     assert!(dom.contains(&format!("<title>{}: {}</title>", rig.today(), tight[1].0)), "today's bar: {dom}");
     assert!(!dom.contains(&rig.roomy.id) && !dom.contains("roomy"));
 
+    // What the instance counted since its last minute's write reaches the store.
+    rig.server.flush_traffic().await;
+    let (yesterday, today) = (rig.today().pred_opt().expect("a day before"), rig.sent(rig.today()));
+    assert_eq!((today.client_errors, today.server_errors, today.throttled), (3, 1, 1), "{today:?}");
+
     // `tollgate dashboard`, served on loopback from the same store at the same time.
     let store: Arc<dyn Store> = Arc::new(rig.store());
     let clock = Arc::clone(&rig.clock) as SharedClock;
@@ -224,6 +252,19 @@ async fn the_pages_render_in_a_browser_at_phone_and_desktop_widths() {
         assert_eq!(cell(&row, "used"), recorded[1].0.to_string(), "{row}");
         assert_eq!(cell(&row, "remaining"), recorded[1].1.expect("a quota").to_string(), "{row}");
     }
+    // Answers by status, as the client saw them, in the cards (today) and the table (both days).
+    assert_eq!(text_of(&dom, "answered"), today.requests.to_string());
+    assert_eq!(text_of(&dom, "client-errors"), today.client_errors.to_string());
+    assert_eq!(text_of(&dom, "server-errors"), today.server_errors.to_string());
+    assert_eq!(text_of(&dom, "throttled"), today.throttled.to_string());
+    for day in [yesterday, rig.today()] {
+        let row = day_row(&dom, day);
+        let sent = rig.sent(day);
+        let shown = ["requests", "client", "server", "throttled"].map(|class| cell(&row, class));
+        let expected = [sent.requests, sent.client_errors, sent.server_errors, sent.throttled].map(|n| n.to_string());
+        assert_eq!(shown, expected, "{day}: {row}");
+    }
+    assert!(dom.contains(&format!("<title>{} 5xx: 1</title>", rig.today())), "today's 5xx segment: {dom}");
     let totals = |day: usize| roomy[day].0 + tight[day].0;
     assert_eq!(text_of(&dom, "today"), totals(1).to_string());
     assert_eq!(text_of(&dom, "window"), (totals(0) + totals(1)).to_string());
@@ -307,6 +348,14 @@ fn row(dom: &str, id: &str, key: &str) -> String {
     rest[..rest.find("</tr>").expect("the row ends")].to_owned()
 }
 
+/// The row of `day` in the traffic table.
+fn day_row(dom: &str, day: NaiveDate) -> String {
+    let table = section(dom, "traffic");
+    let start = table.find(&format!("data-day=\"{day}\"")).unwrap_or_else(|| panic!("no {day} in #traffic: {table}"));
+    let rest = &table[start..];
+    rest[..rest.find("</tr>").expect("the row ends")].to_owned()
+}
+
 /// The number in the row's cell of class `class`.
 fn cell(row: &str, class: &str) -> String {
     let marker = format!("class=\"n {class}\">");
@@ -335,5 +384,20 @@ async fn the_dashboard_reads_either_store() {
         let row = row(&html, "all", &key.id);
         assert_eq!((cell(&row, "used"), cell(&row, "remaining")), ("3".to_owned(), "7".to_owned()), "{row}");
         assert_eq!(text_of(&html, "today"), "3");
+        // Two instances' minutes and another stage add up on the day's row.
+        let t = |requests, client_errors, server_errors, throttled| Traffic {
+            requests,
+            client_errors,
+            server_errors,
+            throttled,
+        };
+        store.add_traffic("test", today, t(6, 2, 1, 1)).await.expect("add");
+        store.add_traffic("test", today, t(4, 1, 0, 0)).await.expect("add");
+        store.add_traffic("prod", today, t(5, 0, 2, 0)).await.expect("add");
+        let html = tollgate::dashboard::render(store.as_ref(), &clock).await.expect("the page");
+        let row = day_row(&html, today);
+        let shown = ["requests", "client", "server", "throttled"].map(|class| cell(&row, class));
+        assert_eq!(shown, ["15", "3", "3", "1"], "{row}");
+        assert_eq!(text_of(&html, "answered"), "15");
     }
 }

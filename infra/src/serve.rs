@@ -128,6 +128,14 @@ impl Server {
         }
     }
 
+    /// Adds the answers counted for the dashboard since the last minute's write to the store, whatever the time.
+    pub async fn flush_traffic(&self) {
+        let ws = self.front.ws.as_ref().and_then(|ws| ws.api.traffic());
+        for traffic in self.front.gateway.traffic().into_iter().chain(ws) {
+            traffic.flush().await;
+        }
+    }
+
     /// How many WebSocket connections are open (or in `$disconnect`).
     pub fn open_sockets(&self) -> usize {
         self.front.ws.as_ref().map_or(0, |ws| ws.sockets.len())
@@ -152,6 +160,7 @@ impl Server {
         }
         (&mut self.task).await?;
         self.flush_metrics();
+        self.flush_traffic().await;
         // Unspent quota blocks go back to the store, so a restart does not count them as used.
         let ws_meter = self.front.ws.as_ref().and_then(|ws| ws.api.meter());
         for meter in self.front.gateway.meter().into_iter().chain(ws_meter) {

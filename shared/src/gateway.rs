@@ -97,6 +97,11 @@ impl Gateway {
         event::render(origin, self.pipeline.run(request).await)
     }
 
+    /// This instance's counts of answers per day for the dashboard, when it has a store (flushed on shutdown).
+    pub fn traffic(&self) -> Option<&std::sync::Arc<crate::metrics::traffic::TrafficTally>> {
+        self.pipeline.traffic()
+    }
+
     /// This instance's usage-plan meter, if the definition meters anything.
     pub fn meter(&self) -> Option<&std::sync::Arc<crate::metering::Meter>> {
         self.pipeline.meter()

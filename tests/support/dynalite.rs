@@ -14,7 +14,7 @@ use std::{
 use tollgate_core::{
     settings::Settings,
     store::{
-        Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture,
+        Cadence, DayTraffic, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture, Traffic,
         cache::{CacheStore, Generations},
         connections::{Connection, ConnectionStore},
         dynamo::{DynamoOptions, DynamoStore},
@@ -251,6 +251,14 @@ impl<S: Store> Store for Counting<S> {
     ) -> StoreFuture<'a, Vec<QuotaRecord>> {
         self.read();
         self.inner.quota_records(plan, key, from, to)
+    }
+    fn add_traffic<'a>(&'a self, stage: &'a str, day: chrono::NaiveDate, t: Traffic) -> StoreFuture<'a, ()> {
+        self.write();
+        self.inner.add_traffic(stage, day, t)
+    }
+    fn traffic<'a>(&'a self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreFuture<'a, Vec<DayTraffic>> {
+        self.read();
+        self.inner.traffic(from, to)
     }
 }
 

@@ -1,12 +1,12 @@
 //! What the usage pages show, read from the store: each key's requests per day and its quota standing, and
-//! the operator's totals. The store counts requests granted per key, plan and day, nothing else; answers by
-//! status (4xx, 5xx, 429) are not recorded there, so the pages show no such numbers.
+//! the operator's totals: requests granted to keys (the quota counters), and every answer by status class
+//! (the traffic rows instances add once a minute, `metrics/traffic.rs`).
 
 use chrono::{Days, NaiveDate};
 
 use super::{Admin, Result};
 use crate::{
-    store::Kind,
+    store::{Kind, Traffic},
     usage::{ApiKey, Plan, Quota},
 };
 
@@ -45,8 +45,10 @@ impl KeyUsage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dashboard {
     pub today: NaiveDate,
-    /// Requests per day over all keys and plans, oldest first.
+    /// Requests granted per day over all keys and plans, oldest first.
     pub totals: Vec<(NaiveDate, i64)>,
+    /// Every answer per day over all stages (requests, 4xx, 5xx, 429), oldest first.
+    pub traffic: Vec<(NaiveDate, Traffic)>,
     /// Most used in the current period first.
     pub keys: Vec<KeyUsage>,
 }
@@ -105,7 +107,13 @@ impl Admin<'_> {
                 }
             }
         }
-        Ok(Dashboard { today, totals, keys: usages })
+        let mut traffic: Vec<(NaiveDate, Traffic)> = totals.iter().map(|(d, _)| (*d, Traffic::default())).collect();
+        for row in self.store.traffic(chart_start, today).await? {
+            if let Some(day) = traffic.iter_mut().find(|(d, _)| *d == row.day) {
+                day.1.add(row.traffic);
+            }
+        }
+        Ok(Dashboard { today, totals, traffic, keys: usages })
     }
 
     /// Every record of a kind, page by page.

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 
 use super::dashboard::{CHART_DAYS, Dashboard, KeyUsage};
+use crate::store::Traffic;
 
 /// How many keys "Top keys" lists.
 const TOP_KEYS: usize = 10;
@@ -17,7 +18,9 @@ grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.75rem}.card{border:
 border-radius:.5rem;padding:.75rem}.card b{display:block;font-size:1.5rem}svg{width:100%;height:auto;\
 display:block}.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .5rem;\
 border-bottom:1px solid #d0d7de;text-align:left;white-space:nowrap}.n{text-align:right;\
-font-variant-numeric:tabular-nums}td svg{width:6rem}.days{overflow-x:auto;direction:rtl}.chart{direction:ltr;\
+font-variant-numeric:tabular-nums}.legend{display:flex;flex-wrap:wrap;gap:.25rem 1rem;font-size:.85rem}\
+.legend i{display:inline-block;width:.7rem;height:.7rem;margin-right:.3rem}td svg{width:6rem}\
+.days{overflow-x:auto;direction:rtl}.chart{direction:ltr;\
 min-width:30rem;max-height:16rem}.note{color:#57606a;font-size:.9rem}";
 
 /// `text` safe inside HTML and SVG text and attribute values.
@@ -76,6 +79,88 @@ pub fn bar_chart(label: &str, days: &[(NaiveDate, i64)]) -> String {
     }
     svg.push_str("</svg></div>");
     svg
+}
+
+/// The parts of a day's answers, bottom up, each with its colour and legend: the rest (2xx, 3xx), 4xx other
+/// than 429, 429, 5xx. They add up to the day's requests.
+fn parts(t: &Traffic) -> [(u64, &'static str, &'static str); 4] {
+    let other_4xx = t.client_errors.saturating_sub(t.throttled);
+    let ok = t.requests.saturating_sub(t.client_errors).saturating_sub(t.server_errors);
+    [
+        (ok, "#0969da", "2xx/3xx"),
+        (other_4xx, "#bf8700", "4xx (not 429)"),
+        (t.throttled, "#8250df", "429"),
+        (t.server_errors, "#cf222e", "5xx"),
+    ]
+}
+
+/// Answers per day as stacked bars (2xx/3xx, 4xx, 429, 5xx) with the day's total above each and a legend;
+/// each segment's `<title>` names its day, class and count.
+pub fn status_chart(label: &str, days: &[(NaiveDate, Traffic)]) -> String {
+    let max = days.iter().map(|(_, t)| t.requests).max().unwrap_or(0).max(1);
+    let width = 40 * days.len() + 10;
+    let mut svg = format!(
+        "<div class=\"days\"><svg class=\"chart\" viewBox=\"0 0 {width} 180\" role=\"img\" \
+         aria-label=\"{label}\"><title>{label}</title>\
+         <line x1=\"5\" y1=\"150\" x2=\"{}\" y2=\"150\" stroke=\"#8c959f\"/>",
+        width - 5,
+        label = esc(label)
+    );
+    for (i, (day, t)) in days.iter().enumerate() {
+        let x = 10 + 40 * i;
+        let mut y = 150;
+        for (n, colour, name) in parts(t) {
+            if n == 0 {
+                continue;
+            }
+            // Scaled in integers like bar_chart; a segment is at least 2 px so that one 5xx still shows.
+            let height = (n.saturating_mul(130) / max).max(2);
+            y -= height;
+            let _ = write!(
+                svg,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"28\" height=\"{height}\" fill=\"{colour}\">\
+                 <title>{day} {name}: {n}</title></rect>"
+            );
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{cx}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"middle\">{shown}</text>\
+             <text x=\"{cx}\" y=\"168\" font-size=\"10\" text-anchor=\"middle\">{md}</text>",
+            cx = x + 14,
+            ty = y - 3,
+            md = day.format("%m-%d"),
+            shown = if t.requests == 0 { String::new() } else { t.requests.to_string() },
+        );
+    }
+    svg.push_str("</svg></div><p class=\"legend\">");
+    // The legend is HTML below the chart, so that it wraps on a phone instead of scrolling away with the bars.
+    for (_, colour, name) in parts(&Traffic::default()) {
+        let _ = write!(svg, "<span><i style=\"background:{colour}\"></i>{}</span>", esc(name));
+    }
+    svg.push_str("</p>");
+    svg
+}
+
+/// The answers per day as a table, newest first: what the chart draws, in numbers, for today and each day
+/// that had any.
+fn traffic_table(days: &[(NaiveDate, Traffic)]) -> String {
+    let mut rows = String::new();
+    for (i, (day, t)) in days.iter().rev().enumerate() {
+        if i > 0 && t.requests == 0 {
+            continue;
+        }
+        let _ = write!(
+            rows,
+            "<tr data-day=\"{day}\"><td>{day}</td><td class=\"n requests\">{}</td><td class=\"n client\">{}</td>\
+             <td class=\"n server\">{}</td><td class=\"n throttled\">{}</td></tr>",
+            t.requests, t.client_errors, t.server_errors, t.throttled
+        );
+    }
+    format!(
+        "<div class=\"wrap\"><table id=\"traffic\"><thead><tr><th>Day</th><th class=\"n\">Requests</th>\
+         <th class=\"n\">4xx</th><th class=\"n\">5xx</th><th class=\"n\">429</th></tr></thead><tbody>{rows}\
+         </tbody></table></div>"
+    )
 }
 
 /// A thin bar: the used share of a quota.
@@ -161,22 +246,31 @@ fn key_table(id: &str, keys: &[&KeyUsage]) -> String {
     )
 }
 
-/// The operator's page: totals per day, then keys by use, near their quota, and all of them.
+/// The operator's page: answers per day by status, requests granted to keys per day, then keys by use, near
+/// their quota, and all of them.
 pub fn dashboard_page(d: &Dashboard) -> String {
     let today = d.totals.last().map_or(0, |(_, n)| *n);
     let window: i64 = d.totals.iter().map(|(_, n)| *n).sum();
+    let answered = d.traffic.last().map(|(_, t)| *t).unwrap_or_default();
     let all: Vec<&KeyUsage> = d.keys.iter().collect();
     let near: Vec<&KeyUsage> = d.keys.iter().filter(|u| u.near_quota()).collect();
     let body = format!(
-        "<h1>Tollgate usage</h1><p class=\"note\">{day} (UTC)</p><div class=\"cards\">{}{}{}{}</div>\
-         <h2>Requests per day</h2>{}<p class=\"note\">Requests granted to keys, as the store counts them for quotas. \
-         The store does not record answers by status: 4xx, 5xx and 429 counts are in the access logs, not here.</p>\
+        "<h1>Tollgate usage</h1><p class=\"note\">{day} (UTC)</p><div class=\"cards\">{}{}{}{}{}{}{}{}</div>\
+         <h2>Answers per day</h2>{}{}<p class=\"note\">Every answer of every stage sharing this store, 4xx \
+         including 429. Each instance adds its counts about once a minute, so today's run a minute behind.</p>\
+         <h2>Requests granted to keys per day</h2>{}<p class=\"note\">As the store counts them for quotas.</p>\
          <h2>Top keys</h2>{}<h2>Keys near their quota</h2>{}<h2>All keys</h2>{}",
-        card("today", "Requests today", &today.to_string()),
-        card("window", &format!("Last {CHART_DAYS} days"), &window.to_string()),
+        card("answered", "Requests today", &answered.requests.to_string()),
+        card("client-errors", "4xx today", &answered.client_errors.to_string()),
+        card("server-errors", "5xx today", &answered.server_errors.to_string()),
+        card("throttled", "429 today", &answered.throttled.to_string()),
+        card("today", "Granted to keys today", &today.to_string()),
+        card("window", &format!("Granted, last {CHART_DAYS} days"), &window.to_string()),
         card("keys", "Keys in plans", &d.keys.len().to_string()),
         card("near", "Near their quota", &near.len().to_string()),
-        bar_chart("Requests per day, all keys", &d.totals),
+        status_chart("Answers per day by status", &d.traffic),
+        traffic_table(&d.traffic),
+        bar_chart("Requests granted per day, all keys", &d.totals),
         key_table("top", &all[..all.len().min(TOP_KEYS)]),
         key_table("near-quota", &near),
         key_table("all", &all),
@@ -189,8 +283,11 @@ pub fn dashboard_page(d: &Dashboard) -> String {
 mod tests {
     use chrono::NaiveDate;
 
-    use super::{KeyUsage, bar_chart, esc, key_page};
-    use crate::usage::{Period, Quota};
+    use super::{KeyUsage, bar_chart, esc, key_page, status_chart};
+    use crate::{
+        store::Traffic,
+        usage::{Period, Quota},
+    };
 
     fn usage(name: &str) -> KeyUsage {
         let day = NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date");
@@ -224,5 +321,18 @@ mod tests {
         assert!(svg.contains("height=\"65\"") && svg.contains("height=\"130\""), "{svg}");
         assert!(svg.contains("<title>2026-11-30: 10</title>"));
         assert!(usage("a").near_quota());
+    }
+
+    #[test]
+    fn status_bars_stack_to_the_days_requests() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).expect("d");
+        let t = Traffic { requests: 10, client_errors: 4, server_errors: 1, throttled: 1 };
+        let svg = status_chart("s", &[(day, t)]);
+        // 5 answered, 3 other 4xx, 1 429, 1 5xx, scaled to 130 px for 10.
+        for (part, height) in [("2xx/3xx: 5", 65), ("4xx (not 429): 3", 39), ("429: 1", 13), ("5xx: 1", 13)] {
+            assert!(svg.contains(&format!("height=\"{height}\"")), "{part}: {svg}");
+            assert!(svg.contains(&format!("<title>{day} {part}</title>")), "{part}: {svg}");
+        }
+        assert!(svg.contains(">10</text>"), "the total above the bar");
     }
 }

@@ -8,6 +8,7 @@
 //! APIs; `Stage`; then `Route` (HTTP, WebSocket) or `Method` and `Resource` (REST).
 
 pub mod emf;
+pub mod traffic;
 
 use std::{
     collections::BTreeMap,

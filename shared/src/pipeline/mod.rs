@@ -23,6 +23,7 @@ mod policy;
 mod respond;
 mod route;
 mod trace;
+mod traffic;
 mod usage_page;
 mod validate;
 
@@ -36,7 +37,7 @@ use crate::{
     config::Definition,
     error::{GatewayError, RateLimit},
     metering::{Caller, Meter},
-    metrics::Metrics,
+    metrics::{Metrics, traffic::TrafficTally},
     request::{Authorized, GatewayRequest, GatewayResponse},
 };
 
@@ -96,6 +97,7 @@ pub struct Pipeline {
     access_log: access_log::AccessLog,
     tracing: trace::Tracing,
     metrics: metrics::RecordMetrics,
+    traffic: traffic::CountTraffic,
     meter: Option<Arc<Meter>>,
     cache: Option<Arc<ResponseCache>>,
 }
@@ -160,6 +162,9 @@ impl Pipeline {
                     Arc::new(Metrics::new(spec, definition.api_type, api, stage, false, clock, sink))
                 }),
             },
+            traffic: traffic::CountTraffic {
+                tally: store.map(|store| Arc::new(TrafficTally::new(&definition.stage, store, backends.clock()))),
+            },
             meter,
             cache,
         })
@@ -173,6 +178,11 @@ impl Pipeline {
     /// This instance's CloudWatch metrics, unless the definition turns them off.
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.metrics.metrics.as_ref()
+    }
+
+    /// This instance's counts of answers per day, when there is a store to add them to.
+    pub fn traffic(&self) -> Option<&Arc<TrafficTally>> {
+        self.traffic.tally.as_ref()
     }
 
     /// This instance's meter, when the definition meters anything.
@@ -190,7 +200,10 @@ impl Pipeline {
         if let Err(error) = processed {
             ex.error = Some(error);
         }
-        self.finish(ex)
+        let response = self.finish(ex);
+        // Once a minute a request's end also adds the instance's daily counts to the store.
+        self.traffic.settle().await;
+        response
     }
 
     /// Answers `request` with `error` without running it through the stages (a front end refused it before the
@@ -224,6 +237,7 @@ impl Pipeline {
             Admission { authorized: ex.authorized.take(), caller: ex.caller.take(), rate_limit: ex.rate_limit };
         let admitted = ex.error.is_none();
         let response = self.finish(ex);
+        self.traffic.settle().await;
         if admitted { Ok(admission) } else { Err(response) }
     }
 
@@ -283,6 +297,8 @@ impl Pipeline {
         let _ = self.access_log.run(&mut ex);
         // 17. Count it in this instance's metrics; an EMF line once flushSeconds have passed.
         let _ = self.metrics.run(&mut ex);
+        // 18. Count it on today's row of the dashboard; the store hears of it once a minute.
+        let _ = self.traffic.run(&mut ex);
         // The request's X-Ray documents, when it was recorded; never waits.
         self.tracing.end(&ex);
         ex.response.unwrap_or_else(|| error_response(&GatewayError::Internal("no response".into()), self.respond.api))

@@ -21,8 +21,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreError, StoreFuture, day_label,
-    parse_day_label,
+    Cadence, DayTraffic, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreError, StoreFuture,
+    Traffic, day_label, parse_day_label,
 };
 use crate::{clock::Micros, usage::KeyHash};
 
@@ -37,6 +37,9 @@ struct Durable {
     /// Stage to its cache flush generations.
     #[serde(default)]
     cache_generations: BTreeMap<String, super::cache::Generations>,
+    /// `day#stage` to what the stage answered that day.
+    #[serde(default)]
+    traffic: BTreeMap<String, Traffic>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -369,6 +372,30 @@ impl Store for EmbeddedStore {
                                 .filter_map(|(d, n)| Some((parse_day_label(d)?, *n)))
                                 .collect(),
                         })
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    fn add_traffic<'a>(&'a self, stage: &'a str, day: NaiveDate, traffic: Traffic) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.write(|d| {
+                d.traffic.entry(format!("{day}#{stage}")).or_default().add(traffic);
+                Ok(())
+            })
+        })
+    }
+
+    fn traffic<'a>(&'a self, from: NaiveDate, to: NaiveDate) -> StoreFuture<'a, Vec<DayTraffic>> {
+        Box::pin(async move {
+            self.read(|d| {
+                // `day$` sorts after every `day#stage` and before the next day (see super::traffic_until).
+                d.traffic
+                    .range(from.to_string()..super::traffic_until(to))
+                    .filter_map(|(id, traffic)| {
+                        let (day, stage) = id.split_once('#')?;
+                        Some(DayTraffic { day: day.parse().ok()?, stage: stage.to_owned(), traffic: *traffic })
                     })
                     .collect()
             })

@@ -114,6 +114,42 @@ pub struct QuotaRecord {
     pub used_by_day: BTreeMap<NaiveDate, i64>,
 }
 
+/// A stage's answers on one day, as the operator's dashboard shows them: every request, and those that were
+/// client errors (4xx, 429 included), server errors (5xx) and throttled (429).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Traffic {
+    pub requests: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub throttled: u64,
+}
+
+impl Traffic {
+    /// Counts one answer with this status.
+    pub fn count(&mut self, status: u16) {
+        self.requests += 1;
+        self.client_errors += u64::from((400..500).contains(&status));
+        self.server_errors += u64::from(status >= 500);
+        self.throttled += u64::from(status == 429);
+    }
+
+    pub fn add(&mut self, other: Self) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.client_errors = self.client_errors.saturating_add(other.client_errors);
+        self.server_errors = self.server_errors.saturating_add(other.server_errors);
+        self.throttled = self.throttled.saturating_add(other.throttled);
+    }
+}
+
+/// One stage's [`Traffic`] on one day, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayTraffic {
+    pub day: NaiveDate,
+    pub stage: String,
+    pub traffic: Traffic,
+}
+
 /// The store's verbs. Every write that can race is conditional; none needs a transaction.
 pub trait Store: cache::CacheStore + Send + Sync {
     /// What trace documents call it: the service the calls reach.
@@ -187,6 +223,14 @@ pub trait Store: cache::CacheStore + Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> StoreFuture<'a, Vec<QuotaRecord>>;
+
+    // ---- traffic (the dashboard's answers per day) ----
+
+    /// Adds what one instance answered for `stage` on `day`. Applied at most once, like
+    /// [`Store::adjust_quota`]: counted twice would be wrong, so an unknown outcome is the caller's to drop.
+    fn add_traffic<'a>(&'a self, stage: &'a str, day: NaiveDate, traffic: Traffic) -> StoreFuture<'a, ()>;
+    /// Every stage's counts per day from `from` to `to`, inclusive, by day then stage.
+    fn traffic<'a>(&'a self, from: NaiveDate, to: NaiveDate) -> StoreFuture<'a, Vec<DayTraffic>>;
 }
 
 /// Typed access to the records, the same for every store.
@@ -219,6 +263,12 @@ pub(crate) fn day_label(day: NaiveDate) -> String {
 
 pub(crate) fn parse_day_label(label: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(label.strip_prefix('d')?, "%Y%m%d").ok()
+}
+
+/// The first sort key past every `{day}#{stage}` of days up to `to`: `$` follows `#` in ASCII, and `{to}$` comes
+/// before the next day's `{to+1}` (a date's digits differ before position 10).
+pub(crate) fn traffic_until(to: NaiveDate) -> String {
+    format!("{to}$")
 }
 
 /// How many rounds a store tries a contended conditional update before giving up for now.

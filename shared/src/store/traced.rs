@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::{
-    Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture,
+    Cadence, DayTraffic, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreFuture, Traffic,
     cache::{CacheStore, Generations},
 };
 use crate::{
@@ -149,5 +149,14 @@ impl Store for Traced {
         to: NaiveDate,
     ) -> StoreFuture<'a, Vec<QuotaRecord>> {
         self.inner.quota_records(plan, key, from, to)
+    }
+
+    // Written after a request's answer, outside any recorded request: nothing to time.
+    fn add_traffic<'a>(&'a self, stage: &'a str, day: NaiveDate, traffic: Traffic) -> StoreFuture<'a, ()> {
+        self.inner.add_traffic(stage, day, traffic)
+    }
+
+    fn traffic<'a>(&'a self, from: NaiveDate, to: NaiveDate) -> StoreFuture<'a, Vec<DayTraffic>> {
+        self.inner.traffic(from, to)
     }
 }

@@ -250,6 +250,11 @@ impl WebSocketApi {
         &self.connections
     }
 
+    /// This instance's counts of handshakes per day for the dashboard, when it has a store.
+    pub fn traffic(&self) -> Option<&Arc<crate::metrics::traffic::TrafficTally>> {
+        self.admission.traffic()
+    }
+
     /// This instance's usage-plan meter, if the WebSocket API meters anything.
     pub fn meter(&self) -> Option<&Arc<crate::metering::Meter>> {
         self.admission.meter()

@@ -2,8 +2,8 @@
 //! and a `ttl` attribute. Item shapes and access patterns are in `docs/keys-and-plans.md` ("Table design").
 //! Every write that can race is a conditional update; nothing uses transactions (they cost double and dynalite
 //! lacks them). One file per record kind: key values and records (`records.rs`), throttle buckets
-//! (`buckets.rs`), quota counters (`quotas.rs`), WebSocket connections (`connections.rs`); the table itself in
-//! `table.rs`.
+//! (`buckets.rs`), quota counters (`quotas.rs`), WebSocket connections (`connections.rs`), the dashboard's
+//! answers per day (`traffic.rs`); the table itself in `table.rs`.
 
 mod buckets;
 mod cache;
@@ -11,6 +11,7 @@ mod connections;
 mod quotas;
 mod records;
 mod table;
+mod traffic;
 
 pub use cache::MAX_SHARED_ENTRY_BYTES;
 
@@ -34,7 +35,8 @@ use aws_sdk_dynamodb::{
 use chrono::NaiveDate;
 
 use super::{
-    Cadence, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreError, StoreFuture,
+    Cadence, DayTraffic, Kind, Page, QuotaCounter, QuotaRecord, QuotaTake, Slice, Store, StoreError, StoreFuture,
+    Traffic,
     cache::{CacheStore, Generations},
 };
 use crate::{clock::Micros, settings::Settings, usage::KeyHash};
@@ -416,5 +418,13 @@ impl Store for DynamoStore {
         to: NaiveDate,
     ) -> StoreFuture<'a, Vec<QuotaRecord>> {
         Box::pin(quotas::quota_records(self, plan, key, from, to))
+    }
+
+    fn add_traffic<'a>(&'a self, stage: &'a str, day: NaiveDate, counts: Traffic) -> StoreFuture<'a, ()> {
+        Box::pin(traffic::add_traffic(self, stage, day, counts))
+    }
+
+    fn traffic<'a>(&'a self, from: NaiveDate, to: NaiveDate) -> StoreFuture<'a, Vec<DayTraffic>> {
+        Box::pin(traffic::traffic(self, from, to))
     }
 }
