@@ -133,11 +133,18 @@ pub struct Counting<S> {
     inner: S,
     pub reads: AtomicUsize,
     pub writes: AtomicUsize,
+    /// Of the writes, the dashboard's traffic rows (each instance's, once a minute at most).
+    pub traffic_writes: AtomicUsize,
 }
 
 impl<S> Counting<S> {
     pub fn new(inner: S) -> Arc<Self> {
-        Arc::new(Self { inner, reads: AtomicUsize::new(0), writes: AtomicUsize::new(0) })
+        Arc::new(Self {
+            inner,
+            reads: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            traffic_writes: AtomicUsize::new(0),
+        })
     }
 
     pub fn totals(&self) -> (usize, usize) {
@@ -254,6 +261,7 @@ impl<S: Store> Store for Counting<S> {
     }
     fn add_traffic<'a>(&'a self, stage: &'a str, day: chrono::NaiveDate, t: Traffic) -> StoreFuture<'a, ()> {
         self.write();
+        self.traffic_writes.fetch_add(1, Ordering::SeqCst);
         self.inner.add_traffic(stage, day, t)
     }
     fn traffic<'a>(&'a self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> StoreFuture<'a, Vec<DayTraffic>> {
