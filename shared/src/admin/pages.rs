@@ -48,18 +48,23 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// Requests per day as bars, each with its number above it and a `<title>` naming the day. On a narrow screen
-/// the chart scrolls sideways and opens at its right end (`direction: rtl` on the box), where today is.
-pub fn bar_chart(label: &str, days: &[(NaiveDate, i64)]) -> String {
-    let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let width = 40 * days.len() + 10;
-    let mut svg = format!(
+/// A chart's box and base line, 40 px per day: the bars go on the line at y = 150, days' labels below it.
+fn chart_start(label: &str, days: usize) -> String {
+    let width = 40 * days + 10;
+    format!(
         "<div class=\"days\"><svg class=\"chart\" viewBox=\"0 0 {width} 180\" role=\"img\" \
          aria-label=\"{label}\"><title>{label}</title>\
          <line x1=\"5\" y1=\"150\" x2=\"{}\" y2=\"150\" stroke=\"#8c959f\"/>",
         width - 5,
         label = esc(label)
-    );
+    )
+}
+
+/// Requests per day as bars, each with its number above it and a `<title>` naming the day. On a narrow screen
+/// the chart scrolls sideways and opens at its right end (`direction: rtl` on the box), where today is.
+pub fn bar_chart(label: &str, days: &[(NaiveDate, i64)]) -> String {
+    let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let mut svg = chart_start(label, days.len());
     for (i, (day, n)) in days.iter().enumerate() {
         let x = 10 + 40 * i;
         // Scaled in integers: 130 px is the tallest bar, leaving room for its number above it.
@@ -98,14 +103,7 @@ fn parts(t: &Traffic) -> [(u64, &'static str, &'static str); 4] {
 /// each segment's `<title>` names its day, class and count.
 pub fn status_chart(label: &str, days: &[(NaiveDate, Traffic)]) -> String {
     let max = days.iter().map(|(_, t)| t.requests).max().unwrap_or(0).max(1);
-    let width = 40 * days.len() + 10;
-    let mut svg = format!(
-        "<div class=\"days\"><svg class=\"chart\" viewBox=\"0 0 {width} 180\" role=\"img\" \
-         aria-label=\"{label}\"><title>{label}</title>\
-         <line x1=\"5\" y1=\"150\" x2=\"{}\" y2=\"150\" stroke=\"#8c959f\"/>",
-        width - 5,
-        label = esc(label)
-    );
+    let mut svg = chart_start(label, days.len());
     for (i, (day, t)) in days.iter().enumerate() {
         let x = 10 + 40 * i;
         let mut y = 150;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::{DynamoStore, Lost, Update, n, num, s, sdk_error, text, values};
+use super::{DynamoStore, Lost, Update, n, num, s, text, values};
 use crate::store::{QuotaCounter, QuotaRecord, QuotaTake, StoreError, day_label, gcra_retry_limit, parse_day_label};
 
 /// How long quota counters are kept after their period starts: a year of usage history, and then some.
@@ -169,33 +169,14 @@ pub(super) async fn quota_records(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<QuotaRecord>, StoreError> {
-    let mut records = Vec::new();
-    let mut start_key = None;
-    loop {
-        let out = store
-            .client
-            .query()
-            .table_name(&store.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(quota_pk(plan, key)))
-            .expression_attribute_values(":from", s(from.to_string()))
-            .expression_attribute_values(":to", s(to.to_string()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start_key)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e))?;
-        for item in out.items.unwrap_or_default() {
-            records.push(QuotaRecord {
-                period_start: text(&item, "sk").and_then(|d| d.parse().ok()),
-                remaining: num(&item, "remaining"),
-                extra: num(&item, "extra").unwrap_or(0),
-                used_by_day: item.keys().filter_map(|name| Some((parse_day_label(name)?, num(&item, name)?))).collect(),
-            });
-        }
-        start_key = out.last_evaluated_key;
-        if start_key.is_none() {
-            return Ok(records);
-        }
-    }
+    let items = store.query_between(&quota_pk(plan, key), &from.to_string(), &to.to_string()).await?;
+    Ok(items
+        .iter()
+        .map(|item| QuotaRecord {
+            period_start: text(item, "sk").and_then(|d| d.parse().ok()),
+            remaining: num(item, "remaining"),
+            extra: num(item, "extra").unwrap_or(0),
+            used_by_day: item.keys().filter_map(|name| Some((parse_day_label(name)?, num(item, name)?))).collect(),
+        })
+        .collect())
 }

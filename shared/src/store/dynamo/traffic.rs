@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::{DynamoStore, Update, n, num, s, sdk_error, text, values};
+use super::{DynamoStore, Update, n, num, text, values};
 use crate::store::{DayTraffic, StoreError, Traffic, traffic_until};
 
 const PK: &str = "TRAFFIC";
@@ -47,36 +47,19 @@ pub(super) async fn traffic(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DayTraffic>, StoreError> {
-    let mut days = Vec::new();
-    let mut start_key = None;
-    loop {
-        let out = store
-            .client
-            .query()
-            .table_name(&store.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(PK))
-            .expression_attribute_values(":from", s(from.to_string()))
-            .expression_attribute_values(":to", s(traffic_until(to)))
-            .set_exclusive_start_key(start_key)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&e))?;
-        for item in out.items.unwrap_or_default() {
-            let Some((day, stage)) = text(&item, "sk").and_then(|sk| sk.split_once('#')) else { continue };
-            let Ok(day) = day.parse() else { continue };
-            let count = |name| num(&item, name).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+    let items = store.query_between(PK, &from.to_string(), &traffic_until(to)).await?;
+    Ok(items
+        .iter()
+        .filter_map(|item| {
+            let (day, stage) = text(item, "sk")?.split_once('#')?;
+            let count = |name| num(item, name).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
             let traffic = Traffic {
                 requests: count("requests"),
                 client_errors: count("clientErrors"),
                 server_errors: count("serverErrors"),
                 throttled: count("throttled"),
             };
-            days.push(DayTraffic { day, stage: stage.to_owned(), traffic });
-        }
-        start_key = out.last_evaluated_key;
-        if start_key.is_none() {
-            return Ok(days);
-        }
-    }
+            Some(DayTraffic { day: day.parse().ok()?, stage: stage.to_owned(), traffic })
+        })
+        .collect())
 }
