@@ -505,6 +505,9 @@ fn bad_documents_get_errors_naming_the_place() {
             &doc(format!("\"/a\": {{\"post\": {{\"requestBody\": {{\"content\": {{\"application/json\": {{\"schema\": {{\"properties\": {{\"a\": {{\"$ref\": \"#/d&efinitions/X\"}}}}}}}}}}}}, \"x-amazon-apigateway-integration\": {mock_integration}}}}}"), ""),
             "$ref \"#/d&efinitions/X\": nothing is there".to_owned(),
         ),
+        // Found in the campaign: a merge patch that is not an object would replace the whole definition.
+        ("openapi: 3.0.2\nx-tollgate: some text\npaths: {}", "/x-tollgate: must be an object".to_owned()),
+        ("openapi: 3.0.2\nx-tollgate: [1]\npaths: {}", "/x-tollgate: must be an object".to_owned()),
     ];
     for (text, expected) in cases.iter() {
         let err = openapi::import(text, &ImportOptions::default()).expect_err(text).to_string();

@@ -91,7 +91,15 @@ fn map(document: read::Document, options: &ImportOptions) -> Result<Imported, Im
         definition["stages"] = serde_json::json!({ stage: {} });
     }
     // Whatever the export kept under `x-tollgate` (settings only Tollgate has) goes back last, over the rest.
+    // It must be an object: a merge patch of any other kind would replace the whole definition (found by the
+    // openapi fuzz target: `x-tollgate: some text` imported as a definition that was a string).
     if let Some(own) = document.root.get(export::OWN) {
+        if !own.is_object() {
+            return Err(ImportError::at(
+                format!("/{}", export::OWN),
+                "must be an object (settings only Tollgate has, over what the rest imports to)",
+            ));
+        }
         export::merge(&mut definition, own);
     }
     report.unresolved = document.unresolved;
