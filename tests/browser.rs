@@ -6,8 +6,6 @@
 //! Chromium is looked for at `TOLLGATE_CHROMIUM`, else `/usr/bin/chromium`. Without it the test says so and
 //! passes, unless `TOLLGATE_REQUIRE_BROWSER` is set (CI sets it, after installing Chromium).
 
-use std::time::Duration;
-
 use axum::{Router, response::Html, routing::get};
 use serde_json::{Value, json};
 use tollgate_core::{
@@ -131,30 +129,9 @@ local:
         let _ = axum::serve(listener, app).await;
     });
 
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut browser = tokio::process::Command::new(chromium);
-    browser
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            // Virtual time runs the page until it is idle (pending fetches hold it), up to this budget.
-            "--virtual-time-budget=30000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("{page_origin}/"))
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), browser.output())
-        .await
-        .expect("Chromium finishes within 120 s")
-        .expect("Chromium runs");
+    // Virtual time runs the page until it is idle (pending fetches hold it), up to this budget.
+    let args = ["--disable-quic", "--virtual-time-budget=30000", "--dump-dom"];
+    let output = tollgate_tests::headless(&chromium, &format!("{page_origin}/"), &args).await;
     let dom = String::from_utf8_lossy(&output.stdout);
     let text = dom
         .split_once(r#"<pre id="results">"#)

@@ -10,7 +10,6 @@ use std::{
     collections::BTreeMap,
     path::PathBuf,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use chrono::NaiveDate;
@@ -284,46 +283,26 @@ async fn the_pages_render_in_a_browser_at_phone_and_desktop_widths() {
 }
 
 /// Runs headless Chromium on `url` with `args` and returns its standard output.
-async fn chromium_run(chromium: &PathBuf, url: &str, args: &[String]) -> String {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut browser = tokio::process::Command::new(chromium);
-    browser
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-        ])
-        .args(args)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), browser.output())
-        .await
-        .expect("Chromium finishes within 120 s")
-        .expect("Chromium runs");
+async fn chromium_run(chromium: &std::path::Path, url: &str, args: &[&str]) -> String {
+    let output = tollgate_tests::headless(chromium, url, args).await;
     assert!(output.status.success(), "Chromium failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The page's DOM as Chromium built it, after screenshots at a phone's and a desktop's width (`{stem}-390.png`,
 /// `{stem}-1280.png`), each checked to be a PNG with something drawn in it.
-async fn browse(chromium: &PathBuf, url: &str, stem: &std::path::Path) -> String {
+async fn browse(chromium: &std::path::Path, url: &str, stem: &std::path::Path) -> String {
     for (width, height) in [(390, 844), (1280, 800)] {
         let shot = PathBuf::from(format!("{}-{width}.png", stem.display()));
-        let args = [format!("--screenshot={}", shot.display()), format!("--window-size={width},{height}")];
-        chromium_run(chromium, url, &args).await;
+        let (screenshot, size) =
+            (format!("--screenshot={}", shot.display()), format!("--window-size={width},{height}"));
+        chromium_run(chromium, url, &[&screenshot, &size]).await;
         let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot {}: {e}", shot.display()));
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is a PNG", shot.display());
         // A blank page of that size compresses to a few hundred bytes; text and bars take kilobytes.
         assert!(png.len() > 8_000, "{} has content ({} bytes)", shot.display(), png.len());
     }
-    chromium_run(chromium, url, &["--dump-dom".to_owned()]).await
+    chromium_run(chromium, url, &["--dump-dom"]).await
 }
 
 /// The text of the element with `id` (a card's number).

@@ -100,6 +100,32 @@ pub fn chromium() -> Option<PathBuf> {
     None
 }
 
+/// Runs headless Chromium on `url` in a fresh profile with the flags every browser test needs (no sandbox, GPU,
+/// first-run screens, background network or sync) and `args`; fails the test past 120 s.
+pub async fn headless(chromium: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut browser = tokio::process::Command::new(chromium);
+    browser
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .args(args)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .kill_on_drop(true);
+    tokio::time::timeout(std::time::Duration::from_secs(120), browser.output())
+        .await
+        .expect("Chromium finishes within 120 s")
+        .expect("Chromium runs")
+}
+
 /// A connection record as `$connect` writes it, with no key and no authorizer.
 pub fn connection(id: &str, stage: &str) -> tollgate_core::store::connections::Connection {
     tollgate_core::store::connections::Connection {
