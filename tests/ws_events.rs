@@ -377,3 +377,54 @@ async fn a_broadcast_costs_one_query_per_thousand_members() {
     assert_eq!((again.0 - after.0, again.1 - after.1), (3, 0));
     println!("broadcast to {members} connections: {} reads, {} writes", again.0 - after.0, again.1 - after.1);
 }
+
+/// Keeps the trace header and the event of every invoke; answers 200.
+#[derive(Default)]
+struct TraceRecorder {
+    seen: Mutex<Vec<(Option<String>, Value)>>,
+}
+
+impl Invoker for TraceRecorder {
+    fn invoke<'a>(&'a self, _function: &'a str, payload: Vec<u8>, trace: Option<&'a str>) -> InvokeFuture<'a> {
+        Box::pin(async move {
+            let event: Value = serde_json::from_slice(&payload).expect("event");
+            self.seen.lock().expect("lock").push((trace.map(str::to_owned), event));
+            Ok(InvokeOutput { payload: br#"{"statusCode":200}"#.to_vec(), function_error: None })
+        })
+    }
+}
+
+/// On Lambda a WebSocket event's integration continues the invocation's X-Ray trace (`_X_AMZN_TRACE_ID`):
+/// messages carry no headers, so without it their integrations started no trace of their own. Off Lambda, a
+/// handshake's integration continues its `X-Amzn-Trace-Id`.
+#[tokio::test]
+async fn websocket_integrations_continue_the_invocations_trace() {
+    const LAMBDA_TRACE: &str = "Root=1-6748a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1";
+    let (rec, addr) = Recorder::start().await;
+    rec.known.lock().expect("lock").insert(ID.to_owned());
+    let functions = Arc::new(TraceRecorder::default());
+    let backends = Backends { lambda: Some(Arc::clone(&functions) as Arc<dyn Invoker>), ..Backends::default() };
+    let yaml = "websocket:\n  routes:\n    $connect: { integration: { type: lambda, function: on-connect } }\n    \
+                $default: { integration: { type: lambda, function: chat } }\n";
+    let (api, _) = api_with(yaml, addr, backends).await;
+
+    // Two handshakes (two connections: one without the invocation's trace, one with it), then two messages.
+    let mut second = event("ws-connect.json");
+    second["requestContext"]["connectionId"] = json!("second0=");
+    let sent = [
+        (WsFunction::Connect, event("ws-connect.json"), None),
+        (WsFunction::Connect, second, Some(LAMBDA_TRACE)),
+        (WsFunction::Message, event("ws-message-subscribe.json"), Some(LAMBDA_TRACE)),
+        (WsFunction::Message, event("ws-message-subscribe.json"), None),
+    ];
+    for (function, event, trace) in sent {
+        let answer = api.handle_traced(function, event, trace.map(str::to_owned)).await;
+        assert_eq!(answer.status_code, 200, "{answer:?}");
+    }
+    let seen = std::mem::take(&mut *functions.seen.lock().expect("lock"));
+    let traces: Vec<Option<&str>> = seen.iter().map(|(trace, _)| trace.as_deref()).collect();
+    assert_eq!(traces, [Some("Root=1-asdf-asdfasdf"), Some(LAMBDA_TRACE), Some(LAMBDA_TRACE), None]);
+    for (_, event) in &seen {
+        assert!(event.get("lambdaTrace").is_none(), "the trace is no part of the event: {event}");
+    }
+}

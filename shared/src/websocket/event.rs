@@ -32,6 +32,10 @@ pub struct WsEvent {
     pub body: Option<String>,
     #[serde(default)]
     pub is_base64_encoded: bool,
+    /// The trace of the Lambda invocation that delivered the event (`_X_AMZN_TRACE_ID`), which its integration
+    /// continues. Never part of the event's JSON.
+    #[serde(skip)]
+    pub lambda_trace: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -155,8 +159,12 @@ pub enum EventError {
 }
 
 impl WsEvent {
-    /// The X-Ray trace the event continues (`$connect` events carry `X-Amzn-Trace-Id`).
+    /// The X-Ray trace the event continues: on Lambda the invocation's own (messages carry no headers), else
+    /// the handshake's `X-Amzn-Trace-Id` (`$connect` events), as the HTTP pipeline orders them.
     pub fn trace_id(&self) -> Option<&str> {
+        if let Some(trace) = self.lambda_trace.as_deref() {
+            return Some(trace);
+        }
         let headers = self.headers.as_ref()?;
         headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-trace-id")).map(|(_, v)| v.as_str())
     }
@@ -237,6 +245,8 @@ impl WsEvent {
             request_id: ctx.request_id.clone(),
             time_epoch_ms: ctx.request_time_epoch,
             domain_name: Some(ctx.domain_name.clone()).filter(|d| !d.is_empty()),
+            // The handshake's authorizer continues the invocation's trace, as an HTTP request's does.
+            lambda_trace: self.lambda_trace.clone(),
             ..GatewayRequest::new(http::Method::GET, "/")
         }
     }
@@ -346,6 +356,7 @@ impl Peer {
             request_context: context,
             body: None,
             is_base64_encoded: false,
+            lambda_trace: None,
         }
     }
 

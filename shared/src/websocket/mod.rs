@@ -55,7 +55,9 @@ pub async fn run_on_lambda(function: WsFunction) -> Result<(), lambda_runtime::E
         Arc::new(crate::function::start(async |settings| Ok(WebSocketApi::from_settings(&settings).await?)).await?);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let api = Arc::clone(&api);
-        async move { Ok::<_, lambda_runtime::Error>(api.handle(function, event.payload).await) }
+        // The invocation's X-Ray trace goes on into the route's integration.
+        let trace = event.context.xray_trace_id;
+        async move { Ok::<_, lambda_runtime::Error>(api.handle_traced(function, event.payload, trace).await) }
     }))
     .await
 }
@@ -189,10 +191,22 @@ impl WebSocketApi {
     /// Answers one event as Lambda delivers it to the function for `route`. An event that is not one (or
     /// not for this function) gets a 400 in API Gateway's shape, never a panic.
     pub async fn handle(&self, function: WsFunction, payload: serde_json::Value) -> WsResponse {
-        let event = match WsEvent::parse(payload) {
+        self.handle_traced(function, payload, None).await
+    }
+
+    /// [`WebSocketApi::handle`] for an event delivered by a Lambda invocation with this X-Ray trace
+    /// (`_X_AMZN_TRACE_ID`), which the route's integration continues.
+    pub async fn handle_traced(
+        &self,
+        function: WsFunction,
+        payload: serde_json::Value,
+        lambda_trace: Option<String>,
+    ) -> WsResponse {
+        let mut event = match WsEvent::parse(payload) {
             Ok(event) => event,
             Err(e) => return WsResponse::error(400, &format!("Bad request: {e}")),
         };
+        event.lambda_trace = lambda_trace;
         let route_key = event.request_context.route_key.as_str();
         match function {
             WsFunction::Connect if route_key == "$connect" => self.connect(&event).await,
