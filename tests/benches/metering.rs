@@ -1,7 +1,8 @@
 //! Usage-plan metering: the pipeline's cost with an API key, throttle and quota, on the embedded store and on
 //! DynamoDB (dynalite on loopback), against the same pipeline without metering in the same run; and what a
 //! request costs in store operations, for one hot key, for many cold ones, and for the dashboard's daily
-//! traffic rows alone (an unmetered route).
+//! traffic rows alone (an unmetered route). `free_route_counted` against `free_route_without_store` is what
+//! counting the dashboard's answers per day costs a request.
 
 use std::{sync::Arc, time::Duration};
 
@@ -66,10 +67,20 @@ fn bench(c: &mut Criterion) {
     let hot_dynamo = rt.block_on(keys(dynamo.as_ref(), 1)).remove(0);
     let on_embedded = gateway(Arc::clone(&embedded));
     let on_dynamo = gateway(Arc::clone(&dynamo));
+    // The same unmetered route with a store (answers counted for the dashboard) and without one (nothing to
+    // count for): what the traffic stage costs a request.
+    let free = Definition::from_yaml("routes:\n  GET /free: { integration: { type: mock } }\n", None).expect("free");
+    let counted = Backends { store: Some(Arc::clone(&embedded)), ..Backends::default() };
+    let counted = Gateway::new(&free, &counted).expect("gateway");
+    let storeless = Gateway::new(&free, &Backends::default()).expect("gateway");
 
     let mut group = c.benchmark_group("metering");
     group.measurement_time(Duration::from_secs(4));
     group.bench_function("unmetered", |b| b.to_async(&rt).iter(|| on_embedded.handle_request(get("/free", &[]))));
+    group.bench_function("free_route_counted", |b| b.to_async(&rt).iter(|| counted.handle_request(get("/free", &[]))));
+    group.bench_function("free_route_without_store", |b| {
+        b.to_async(&rt).iter(|| storeless.handle_request(get("/free", &[])))
+    });
     group.bench_function("key_throttle_quota_embedded", |b| {
         b.to_async(&rt).iter(|| on_embedded.handle_request(get("/metered", &[("x-api-key", &hot_embedded)])))
     });
