@@ -1,6 +1,7 @@
 //! The dashboard's answers per day ([`Traffic`]: requests, 4xx, 5xx, 429), counted in the instance and added to
-//! the store at most once a minute: at the end of a request once the minute has passed (on Lambda the last
-//! moment an instance is sure to run) and on shutdown ([`TrafficTally::flush`]). Never per request: a store
+//! the store at most once a minute: at the end of a request once the minute has passed, before its answer is
+//! returned (on Lambda the last moment an instance is sure to run; that one request waits for the write) and
+//! on shutdown ([`TrafficTally::flush`]). Never per request: a store
 //! write per request would cost more than the invoke fee (README, cost table). An instance that stops without
 //! a flush loses its last minute's counts, as its EMF metrics lose theirs.
 
